@@ -1,0 +1,311 @@
+"""The ``optconform`` command line (also ``python -m optconform.adapters``).
+
+Exit status: 0 success / everything conforms, 1 a non-conformance was found (``generate --check``
+found differing files), 2 the command could not run (bad arguments, bad input file): then one
+line on stderr, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from optconform.reference import UserError, __version__
+from optconform.reference.model import algorithms, get
+
+PROG = "optconform"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise UserError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _fmt(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+def cmd_list(args) -> int:
+    from optconform.reference.vectors import default_vector_dir, read_manifest
+
+    counts: dict = {}
+    directory = Path(args.vectors) if args.vectors else default_vector_dir()
+    try:
+        for rel in read_manifest(directory)["files"]:
+            alg = rel.split("/", 1)[0]
+            counts[alg] = counts.get(alg, 0) + 1
+    except UserError:
+        counts = {}
+    rows = []
+    for alg in algorithms().values():
+        rows.append({
+            "name": alg.name,
+            "kind": alg.kind,
+            "title": alg.title,
+            "profiles": list(alg.profiles),
+            "hyperparameters": {n: _default_text(h.default) for n, h in alg.hypers.items()},
+            "axes": {a: list(v) for a, v in alg.axes.items()},
+            "vectors": counts.get(alg.name, 0),
+        })
+    if args.json:
+        json.dump({"version": __version__, "algorithms": rows}, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for kind in ("optimizer", "schedule"):
+        print(f"{kind}s:")
+        for r in rows:
+            if r["kind"] == kind:
+                print(f"  {r['name']:<{width}}  {r['title']}  [profiles: {', '.join(r['profiles'])}; "
+                      f"vectors: {r['vectors']}]")
+    return 0
+
+
+def _default_text(value):
+    return value if isinstance(value, (bool, int, str)) else str(value)
+
+
+# --- generate ---------------------------------------------------------------------------------
+
+
+def cmd_generate(args) -> int:
+    from optconform.reference import vectors as V
+
+    names = [get(n).name for n in args.algorithms] if args.algorithms else None
+    directory = Path(args.vectors) if args.vectors else V.default_vector_dir()
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise UserError(f"{PROG} generate: --jobs must be at least 1, got {jobs}")
+    start = time.perf_counter()
+    if args.check:
+        if not directory.exists():
+            raise UserError(f"{directory}: vector folder does not exist")
+        problems = V.check(directory, names, jobs)
+        elapsed = time.perf_counter() - start
+        if problems:
+            for line in problems:
+                print(line)
+            print(f"{len(problems)} difference(s) between {directory} and the reference "
+                  f"({elapsed:.1f} s); run '{PROG} generate' to regenerate", file=sys.stderr)
+            return 1
+        print(f"vectors in {directory} are exactly what the reference produces ({elapsed:.1f} s)")
+        return 0
+    summary = V.generate(directory, names, jobs)
+    elapsed = time.perf_counter() - start
+    print(f"{summary['vectors']} vectors ({summary['bytes'] / 1e6:.1f} MB) in {directory}: "
+          f"{summary['written']} written, {len(summary['removed'])} removed, {elapsed:.1f} s with {jobs} job(s)")
+    return 0
+
+
+# --- trajectory -------------------------------------------------------------------------------
+
+
+def _parse_vector(text: str, what: str) -> list:
+    from optconform.reference.numeric import to_mpf
+
+    values = [v.strip() for v in text.split(",")]
+    if not values or any(v == "" for v in values):
+        raise UserError(f"{PROG} trajectory: {what} must be comma-separated numbers, got {text!r}")
+    out = []
+    for v in values:
+        try:
+            out.append(to_mpf(v))
+        except (ValueError, TypeError, ZeroDivisionError):
+            raise UserError(f"{PROG} trajectory: {what}: {v!r} is not a number") from None
+    return out
+
+
+def cmd_trajectory(args) -> int:
+    from optconform.reference.model import Namespace
+    from optconform.reference.numeric import precision, to_decimal
+    from optconform.reference.scenarios import Case
+    from optconform.reference.tensor import Tensor
+    from optconform.reference.trajectory import run
+
+    alg = get(args.algorithm)
+    profile = alg.profile(args.profile)
+    overrides = {}
+    for item in args.set or []:
+        if "=" not in item:
+            raise UserError(f"{PROG} trajectory: --set expects NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        overrides[name.strip()] = value.strip()
+    digits = args.digits
+    with precision(args.dps):
+        h = alg.resolve(profile.name, overrides, where=f"{alg.name} [{profile.name}]")
+        if alg.kind == "optimizer":
+            if args.params is None or args.grads is None:
+                raise UserError(f"{PROG} trajectory: {alg.name} is an optimizer: give --params and --grads")
+            params = _parse_vector(args.params, "--params")
+            grad_steps = [_parse_vector(s, "--grads") for s in args.grads.split(";") if s.strip()]
+            if not grad_steps:
+                raise UserError(f"{PROG} trajectory: --grads is empty")
+            for i, g in enumerate(grad_steps, 1):
+                if len(g) != len(params):
+                    raise UserError(f"{PROG} trajectory: --grads step {i} has {len(g)} values, "
+                                    f"--params has {len(params)}")
+            steps = args.steps if args.steps is not None else len(grad_steps)
+            if steps < 1:
+                raise UserError(f"{PROG} trajectory: --steps must be at least 1")
+            if len(grad_steps) == 1:
+                grad_steps = grad_steps * steps
+            elif len(grad_steps) != steps:
+                raise UserError(f"{PROG} trajectory: --grads gives {len(grad_steps)} steps but --steps is {steps} "
+                                "(give one gradient to repeat it)")
+            case = Case(alg, profile, "trajectory", "command line", steps, (), [(("x",), h)],
+                        params={"x": Tensor((len(params),), params)},
+                        grads=[{"x": Tensor((len(g),), g)} for g in grad_steps])
+            records = run(case)
+            out_steps = [{"t": r.t, "params": r.params["x"].decimals(digits), "lr": to_decimal(r.lr[0], digits),
+                          "state": {k: (v.decimals(digits) if isinstance(v, Tensor) else to_decimal(v, digits))
+                                    for k, v in r.state["x"].items()}} for r in records]
+        else:
+            if args.params is not None or args.grads is not None:
+                raise UserError(f"{PROG} trajectory: {alg.name} is a schedule: it takes no --params/--grads")
+            steps = args.steps if args.steps is not None else alg.impl.horizon(h) + 1
+            if steps < 1:
+                raise UserError(f"{PROG} trajectory: --steps must be at least 1")
+            metrics = alg.impl.metrics(steps) if hasattr(alg.impl, "metrics") else None
+            case = Case(alg, profile, "trajectory", "command line", steps, (), [((), h)], metrics=metrics)
+            records = run(case)
+            out_steps = [{"t": r.k, "lr": to_decimal(r.lr, digits)} for r in records]
+        hyper = {k: _json_hyper(v, digits) for k, v in h.items()}
+    if args.json:
+        doc = {"algorithm": alg.name, "profile": profile.name, "semantics": dict(profile.semantics),
+               "hyper": hyper, "steps": out_steps}
+        json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{alg.name} [{profile.name}] " + ", ".join(f"{k}={v}" for k, v in profile.semantics.items()))
+    print("  " + ", ".join(f"{k}={v}" for k, v in hyper.items()))
+    for s in out_steps:
+        if "params" in s:
+            print(f"t={s['t']:<4} lr={s['lr']}  params=[{', '.join(s['params'])}]")
+        else:
+            print(f"k={s['t']:<4} lr={s['lr']}")
+    return 0
+
+
+def _json_hyper(v, digits):
+    from optconform.reference.model import encode_hyper
+    from optconform.reference.numeric import to_decimal
+
+    if isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, tuple):
+        return [_json_hyper(x, digits) for x in v]
+    try:
+        return to_decimal(v, digits)
+    except (TypeError, ValueError):
+        return encode_hyper(v)
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Exact reference, golden vectors and conformance checks for optimizers and schedules.",
+        epilog=_fmt("""
+            examples:
+              optconform list
+              optconform trajectory adam --params 1 --grads 0.5 --steps 1
+              optconform generate --check
+            """),
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="list algorithms, their profiles and vectors",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="List every algorithm with its profiles, hyperparameters, axes and vector count.",
+                       epilog=_fmt("""
+                           examples:
+                             optconform list
+                             optconform list --json | python -m json.tool
+                           """))
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument("--vectors", metavar="DIR", help="count the vectors in DIR instead of the shipped ones")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("generate", help="regenerate the golden vectors (or --check them)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_fmt("""
+                           Regenerate golden vectors from the exact reference, deterministically, and
+                           update the manifest of SHA-256 checksums. With --check, regenerate into a
+                           temporary folder and verify that the vectors and manifest are byte-identical,
+                           naming every file that differs (exit status 1).
+                           """),
+                       epilog=_fmt("""
+                           examples:
+                             optconform generate                 # every algorithm, all cores
+                             optconform generate adam sgd --jobs 2
+                             optconform generate --check         # CI: committed == reference
+                             optconform generate --vectors /tmp/scratch
+                           """))
+    p.add_argument("algorithms", nargs="*", metavar="ALGORITHM", help="only these algorithms (default: all)")
+    p.add_argument("--check", action="store_true", help="verify instead of writing")
+    p.add_argument("--jobs", type=int, metavar="N", help="parallel worker processes (default: CPU count)")
+    p.add_argument("--vectors", metavar="DIR", help="vector folder (default: the shipped vectors)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("trajectory", help="exact trajectory of any algorithm, profile and hyperparameters",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_fmt("""
+                           The exact calculator: run ALGORITHM under a profile's semantics and defaults,
+                           with hyperparameters set by canonical name, on one parameter vector.
+                           --grads gives one gradient per step (values separated by ',', steps by ';');
+                           a single gradient with --steps N is repeated N times. Schedules take only
+                           --steps and print the learning rate of updates k = 0 .. N-1.
+                           """),
+                       epilog=_fmt("""
+                           examples:
+                             optconform trajectory adam --params 1 --grads 0.5 --set lr=0.1
+                             optconform trajectory adam --profile keras --params 1,2 --grads '0.5,1;0.25,-1'
+                             optconform trajectory sgd --set momentum=0.9 --params 1 --grads 1 --steps 5 --json
+                             optconform trajectory warmup_cosine --set total_steps=10 --set warmup_steps=2
+                           """))
+    p.add_argument("algorithm", metavar="ALGORITHM")
+    p.add_argument("--profile", default="spec", metavar="P", help="profile (default: spec)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="hyperparameter (canonical name)")
+    p.add_argument("--params", metavar="V[,V...]", help="initial parameters")
+    p.add_argument("--grads", metavar="V[,V...][;...]", help="gradients, one step per ';'")
+    p.add_argument("--steps", type=int, metavar="N", help="number of steps")
+    p.add_argument("--json", action="store_true", help="JSON on stdout")
+    p.add_argument("--digits", type=int, default=40, metavar="D", help="significant digits (default 40)")
+    p.add_argument("--dps", type=int, default=None, metavar="D", help="working precision in digits")
+    p.set_defaults(func=cmd_trajectory)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return args.func(args)
+    except UserError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

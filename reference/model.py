@@ -1,0 +1,426 @@
+"""The data model: hyperparameters, semantic axes, profiles and algorithms.
+
+Everything here is loaded from data files, declared once:
+
+* ``axes.toml`` — the catalogue of semantic axes and the meaning of each value;
+* ``profiles/<algorithm>.toml`` — one algorithm: its hyperparameters (canonical names, defaults,
+  valid ranges, probe values for the scenarios), the axes it has, and its profiles (``spec`` and
+  one per framework) with their semantics, defaults, names and declared precision effects.
+
+The spec tables, the scenario matrix and the test parametrization are all generated from it.
+"""
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import UserError
+from .numeric import mpf, to_decimal, to_mpf
+
+HERE = Path(__file__).resolve().parent
+PROFILE_DIR = HERE / "profiles"
+AXES_FILE = HERE / "axes.toml"
+
+PROFILE_ORDER = ("spec", "torch", "optax", "keras", "tf_keras")
+HYPER_TYPES = ("real", "int", "bool", "choice", "list", "schedules")
+
+
+class Namespace(dict):
+    """A dict whose keys read as attributes: ``h.lr``, ``sem.eps_placement``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+# --- hyperparameters ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One canonical hyperparameter of an algorithm.
+
+    ``default`` is the canonical default (the spec profile's); ``probe`` is the value the
+    non-default scenarios use (chosen exactly representable in float32 and large enough to make
+    semantic differences visible); ``neutral`` marks a *feature* (weight decay, maximize, ...)
+    whose neutral value switches it off.
+    """
+
+    name: str
+    type: str
+    default: Any
+    doc: str = ""
+    probe: Any = None
+    neutral: Any = None
+    feature: bool = False
+    min: Any = None
+    max: Any = None
+    min_exclusive: Any = None
+    max_exclusive: Any = None
+    choices: tuple = ()
+    integer_valued: bool = False
+
+    @classmethod
+    def from_toml(cls, name: str, raw: Mapping, where: str) -> "Hyper":
+        kind = raw.get("type", "real")
+        if kind not in HYPER_TYPES:
+            raise UserError(f"{where}: hyperparameter {name!r} has unknown type {kind!r}")
+        known = {f for f in cls.__dataclass_fields__} - {"name"}
+        unknown = set(raw) - known
+        if unknown:
+            raise UserError(f"{where}: hyperparameter {name!r} has unknown keys {sorted(unknown)}")
+        values = dict(raw)
+        values["type"] = kind
+        values["choices"] = tuple(values.get("choices", ()))
+        return cls(name=name, **values)
+
+    def parse(self, value, where: str = ""):
+        """Convert ``value`` (TOML value or command-line string) to this hyperparameter's type."""
+        label = f"{where}: " if where else ""
+        try:
+            if self.type == "real":
+                if isinstance(value, bool):
+                    raise ValueError
+                return to_mpf(value if not isinstance(value, float) else repr(value))
+            if self.type == "int":
+                if isinstance(value, bool):
+                    raise ValueError
+                if isinstance(value, str):
+                    value = value.strip()
+                    number = Fraction(value)
+                    if number.denominator != 1:
+                        raise ValueError
+                    return int(number)
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                return int(value)
+            if self.type == "bool":
+                if isinstance(value, bool):
+                    return value
+                text = str(value).strip().lower()
+                if text in ("true", "1", "yes", "on"):
+                    return True
+                if text in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError
+            if self.type == "choice":
+                text = str(value)
+                if text not in self.choices:
+                    raise UserError(f"{label}{self.name} must be one of {', '.join(self.choices)}, got {text!r}")
+                return text
+            if self.type == "list":
+                if isinstance(value, str):
+                    items = [v for v in value.replace(";", ",").split(",") if v.strip()]
+                else:
+                    items = list(value)
+                return tuple(to_mpf(v if not isinstance(v, float) else repr(v)) for v in items)
+            if self.type == "schedules":
+                return tuple(value)
+        except UserError:
+            raise
+        except (ValueError, TypeError, ArithmeticError):
+            pass
+        raise UserError(f"{label}{self.name} must be a {self.type} value, got {value!r}")
+
+    def validate(self, value, where: str = "") -> None:
+        """Raise :class:`UserError` when ``value`` lies outside the declared range."""
+        label = f"{where}: " if where else ""
+        items = value if self.type == "list" else (value,) if self.type in ("real", "int") else ()
+        for v in items:
+            v = mpf(v)
+            if v != v:
+                raise UserError(f"{label}{self.name} must be a number, got NaN")
+            if self.min is not None and v < to_mpf(self.min):
+                raise UserError(f"{label}{self.name} must be >= {self.min}, got {to_decimal(v, 17)}")
+            if self.max is not None and v > to_mpf(self.max):
+                raise UserError(f"{label}{self.name} must be <= {self.max}, got {to_decimal(v, 17)}")
+            if self.min_exclusive is not None and v <= to_mpf(self.min_exclusive):
+                raise UserError(f"{label}{self.name} must be > {self.min_exclusive}, got {to_decimal(v, 17)}")
+            if self.max_exclusive is not None and v >= to_mpf(self.max_exclusive):
+                raise UserError(f"{label}{self.name} must be < {self.max_exclusive}, got {to_decimal(v, 17)}")
+
+    def range_text(self) -> str:
+        """The valid range as text, for the spec tables."""
+        if self.type == "choice":
+            return " / ".join(self.choices)
+        if self.type == "bool":
+            return "true / false"
+        lo = f"[{self.min}" if self.min is not None else f"({self.min_exclusive}" if self.min_exclusive is not None else "(-inf"
+        hi = f"{self.max}]" if self.max is not None else f"{self.max_exclusive})" if self.max_exclusive is not None else "inf)"
+        return f"{lo}, {hi}"
+
+
+def encode_hyper(value) -> Any:
+    """A resolved hyperparameter value as JSON: reals as decimal strings, lists as lists."""
+    if isinstance(value, bool) or isinstance(value, int) or isinstance(value, str):
+        return value
+    if isinstance(value, tuple):
+        return [encode_hyper(v) for v in value]
+    if isinstance(value, dict):
+        return {k: encode_hyper(v) for k, v in value.items()}
+    return to_decimal(value)
+
+
+# --- axes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    doc: str
+    values: Mapping[str, str]
+
+
+def load_axes(path: Path = AXES_FILE) -> dict[str, Axis]:
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    return {name: Axis(name, body.get("doc", ""), dict(body["values"])) for name, body in raw.items()}
+
+
+# --- profiles -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrecisionEffect:
+    """A declared precision effect: the framework rounds these hyperparameters to ``dtype``
+    before computing (for example Keras holds the learning rate in a float32 variable)."""
+
+    hypers: tuple
+    dtype: str
+    where: str = "all code paths"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    algorithm: str
+    semantics: Mapping[str, str]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+    state_names: Mapping[str, str] = field(default_factory=dict)
+    unsupported: tuple = ()
+    api: str = ""
+    version: str = ""
+    source: str = ""
+    precision: tuple = ()
+    notes: tuple = ()
+    required: tuple = ()  # hyperparameters the framework's constructor needs even at defaults
+
+    def supports(self, hyper: str) -> bool:
+        return hyper not in self.unsupported
+
+    def fixed_value(self, hyper: "Hyper"):
+        """The value a hyperparameter the framework lacks is stuck at (its neutral value unless the
+        profile's defaults say otherwise)."""
+        if hyper.name in self.defaults:
+            return self.defaults[hyper.name]
+        return hyper.neutral if hyper.neutral is not None else hyper.default
+
+
+# --- algorithms ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Algorithm:
+    name: str
+    kind: str  # "optimizer" | "schedule"
+    title: str
+    summary: str
+    citation: str
+    module: str
+    hypers: dict  # name -> Hyper, in declaration order
+    axes: dict  # axis name -> tuple of allowed values
+    profiles: dict  # profile name -> Profile, in PROFILE_ORDER then declaration order
+    state: tuple = ()
+    scenario_hyper: dict = field(default_factory=dict)  # scenario name -> {hyper: value}
+    variants: dict = field(default_factory=dict)  # variant name -> {hyper: value}
+    skip_scenarios: tuple = ()
+    source_file: str = ""
+    axis_defs: dict = field(default_factory=dict)  # axis name -> Axis (documentation of its values)
+    active_when: dict = field(default_factory=dict)  # axis -> hyperparameter that switches it on
+    _impl: Any = None
+
+    @property
+    def impl(self):
+        """The Python module that implements the algorithm's equations."""
+        if self._impl is None:
+            package = "optimizers" if self.kind == "optimizer" else "schedules"
+            self._impl = importlib.import_module(f"{__package__}.{package}.{self.module}")
+        return self._impl
+
+    def profile(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise UserError(
+                f"algorithm {self.name!r} has no profile {name!r}; profiles: {', '.join(self.profiles)}"
+            ) from None
+
+    def hyper(self, name: str) -> Hyper:
+        try:
+            return self.hypers[name]
+        except KeyError:
+            raise UserError(
+                f"{self.name} has no hyperparameter {name!r}; hyperparameters: {', '.join(self.hypers)}"
+            ) from None
+
+    def defaults(self, profile: str = "spec") -> dict:
+        """Canonical hyperparameter values under ``profile``'s defaults (parsed)."""
+        prof = self.profile(profile)
+        out = {}
+        for name, h in self.hypers.items():
+            raw = prof.defaults.get(name, h.default)
+            out[name] = h.parse(raw, f"{self.source_file} [{profile}] default")
+        return out
+
+    def resolve(self, profile: str = "spec", overrides: Mapping | None = None, where: str = "") -> Namespace:
+        """Defaults of ``profile`` updated with ``overrides`` (canonical names), parsed and validated."""
+        values = self.defaults(profile)
+        for name, raw in (overrides or {}).items():
+            h = self.hyper(name)
+            values[name] = h.parse(raw, where or self.name)
+        for name, value in values.items():
+            self.hypers[name].validate(value, where or self.name)
+        check = getattr(self.impl, "validate", None)
+        if check is not None:
+            check(Namespace(values), where or self.name)
+        return Namespace(values)
+
+    def semantics(self, profile: str = "spec") -> Namespace:
+        return Namespace(self.profile(profile).semantics)
+
+    def axis_active(self, axis: str, hyper_values: list) -> bool:
+        """An axis listed under ``[active_when]`` only matters when its hyperparameter is away
+        from its neutral value in some parameter group (weight decay with λ = 0 has no form)."""
+        switch = self.active_when.get(axis)
+        if switch is None:
+            return True
+        h = self.hypers[switch]
+        neutral = h.parse(h.neutral if h.neutral is not None else h.default)
+        return any(values[switch] != neutral for values in hyper_values)
+
+
+def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
+    where = f"reference/profiles/{path.name}"
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    head = raw.get("algorithm", {})
+    name = head.get("name", path.stem)
+    kind = head.get("kind")
+    if kind not in ("optimizer", "schedule"):
+        raise UserError(f"{where}: [algorithm] kind must be 'optimizer' or 'schedule'")
+    hypers = {hn: Hyper.from_toml(hn, body, where) for hn, body in raw.get("hyper", {}).items()}
+    local_axes = {an: Axis(an, body.get("doc", ""), dict(body["values"])) for an, body in raw.get("axis", {}).items()}
+    clash = [an for an in local_axes if an in axes]
+    if clash:
+        raise UserError(f"{where}: [axis.{clash[0]}] is already declared in reference/axes.toml")
+    axes = {**axes, **local_axes}
+    alg_axes = {}
+    for axis_name, values in raw.get("axes", {}).items():
+        if axis_name not in axes:
+            raise UserError(f"{where}: axis {axis_name!r} is declared neither in reference/axes.toml nor under [axis.{axis_name}]")
+        bad = [v for v in values if v not in axes[axis_name].values]
+        if bad:
+            raise UserError(f"{where}: axis {axis_name!r} has undeclared values {bad}")
+        alg_axes[axis_name] = tuple(values)
+    profiles = {}
+    raw_profiles = raw.get("profiles", {})
+    ordered = [p for p in PROFILE_ORDER if p in raw_profiles] + [p for p in raw_profiles if p not in PROFILE_ORDER]
+    for pname in ordered:
+        body = dict(raw_profiles[pname])
+        sem = dict(body.pop("semantics", {}))
+        missing = [a for a in alg_axes if a not in sem]
+        extra = [a for a in sem if a not in alg_axes]
+        if missing or extra:
+            raise UserError(f"{where}: profile {pname!r} must set exactly the axes {list(alg_axes)}; "
+                            f"missing {missing}, unknown {extra}")
+        for a, v in sem.items():
+            if v not in alg_axes[a]:
+                raise UserError(f"{where}: profile {pname!r} sets {a}={v!r}, allowed: {alg_axes[a]}")
+        for hn in list(body.get("defaults", {})) + list(body.get("unsupported", [])) + list(body.get("names", {})):
+            if hn not in hypers:
+                raise UserError(f"{where}: profile {pname!r} names unknown hyperparameter {hn!r}")
+        precision = tuple(
+            PrecisionEffect(tuple(p["hypers"]), p["dtype"], p.get("where", "all code paths"), p.get("note", ""))
+            for p in body.pop("precision", [])
+        )
+        profiles[pname] = Profile(
+            name=pname,
+            algorithm=name,
+            semantics=sem,
+            defaults=dict(body.pop("defaults", {})),
+            names=dict(body.pop("names", {})),
+            state_names=dict(body.pop("state_names", {})),
+            unsupported=tuple(body.pop("unsupported", ())),
+            api=body.pop("api", ""),
+            version=body.pop("version", ""),
+            source=body.pop("source", ""),
+            precision=precision,
+            notes=tuple(body.pop("notes", ())),
+            required=tuple(body.pop("required", ())),
+        )
+        if body:
+            raise UserError(f"{where}: profile {pname!r} has unknown keys {sorted(body)}")
+    for axis_name, switch in raw.get("active_when", {}).items():
+        if axis_name not in alg_axes or switch not in hypers:
+            raise UserError(f"{where}: [active_when] {axis_name} = {switch!r} must name an axis and a hyperparameter")
+    if "spec" not in profiles:
+        raise UserError(f"{where}: every algorithm needs a 'spec' profile")
+    return Algorithm(
+        name=name,
+        kind=kind,
+        title=head.get("title", name),
+        summary=head.get("summary", ""),
+        citation=head.get("citation", ""),
+        module=head.get("module", name),
+        hypers=hypers,
+        axes=alg_axes,
+        profiles=profiles,
+        state=tuple(head.get("state", ())),
+        scenario_hyper={k: dict(v) for k, v in raw.get("scenario_hyper", {}).items()},
+        variants={k: dict(v) for k, v in raw.get("variants", {}).items()},
+        skip_scenarios=tuple(head.get("skip_scenarios", ())),
+        source_file=where,
+        axis_defs={an: axes[an] for an in alg_axes},
+        active_when=dict(raw.get("active_when", {})),
+    )
+
+
+_REGISTRY: dict | None = None
+_AXES: dict | None = None
+
+
+def axes() -> dict[str, Axis]:
+    global _AXES
+    if _AXES is None:
+        _AXES = load_axes()
+    return _AXES
+
+
+def algorithms() -> dict[str, Algorithm]:
+    """Every algorithm, keyed by name: optimizers first, then schedules, each alphabetical."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        loaded = [_load_algorithm(p, axes()) for p in sorted(PROFILE_DIR.glob("*.toml"))]
+        loaded.sort(key=lambda a: (a.kind != "optimizer", a.name))
+        _REGISTRY = {a.name: a for a in loaded}
+    return _REGISTRY
+
+
+def get(name: str) -> Algorithm:
+    table = algorithms()
+    try:
+        return table[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, table, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"unknown algorithm {name!r}{hint}; run 'optconform list' to see them") from None

@@ -1,0 +1,218 @@
+"""Exact arithmetic helpers: working precision, decimal I/O, IEEE formats, non-finite values.
+
+The reference computes in mpmath at ``DEFAULT_DPS`` significant decimal digits (configurable
+with :func:`precision`).  That default is chosen so that 1,000 steps of any algorithm are exact to
+at least ``VECTOR_DIGITS`` (40) significant digits; ``tests/test_precision.py`` proves it by
+recomputing at twice the precision.
+
+Values leave the reference as decimal strings (:func:`to_decimal`) with ``VECTOR_DIGITS``
+significant digits, correctly rounded from the working precision, and non-finite values as
+``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (the spellings JSON parsers and ``float()`` accept).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator, Union
+
+import mpmath
+from mpmath import libmp
+
+DEFAULT_DPS = 64
+VECTOR_DIGITS = 40
+
+mpf = mpmath.mpf
+Number = Union[int, float, str, "mpmath.mpf"]
+
+NAN = mpmath.mpf("nan")
+INF = mpmath.mpf("inf")
+ZERO = mpmath.mpf(0)
+ONE = mpmath.mpf(1)
+
+mpmath.mp.dps = DEFAULT_DPS
+
+
+@contextlib.contextmanager
+def precision(dps: int | None = None) -> Iterator[int]:
+    """Run a block at ``dps`` significant decimal digits (default ``DEFAULT_DPS``)."""
+    dps = DEFAULT_DPS if dps is None else int(dps)
+    if dps < 20:
+        raise ValueError(f"working precision must be at least 20 digits, got {dps}")
+    saved = mpmath.mp.dps
+    mpmath.mp.dps = dps
+    try:
+        yield dps
+    finally:
+        mpmath.mp.dps = saved
+
+
+def to_mpf(value: Number) -> "mpmath.mpf":
+    """Parse a number exactly: decimal strings are read to the working precision, never via float."""
+    if isinstance(value, mpmath.mpf):
+        return +value
+    if isinstance(value, bool):
+        return mpf(int(value))
+    if isinstance(value, str):
+        text = value.strip()
+        lowered = text.lower()
+        if lowered in ("nan", "+nan", "-nan"):
+            return NAN
+        if lowered in ("inf", "+inf", "infinity", "+infinity"):
+            return INF
+        if lowered in ("-inf", "-infinity"):
+            return -INF
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return mpf(num) / mpf(den)
+        return mpf(text)
+    return mpf(value)
+
+
+def is_finite(x) -> bool:
+    return bool(mpmath.isfinite(x))
+
+
+def to_decimal(x, digits: int = VECTOR_DIGITS) -> str:
+    """Decimal string of ``x`` correctly rounded to ``digits`` significant digits.
+
+    Trailing zeros are stripped, so exact short values stay short (``0.5``); scientific notation
+    is used outside ``1e-5 <= |x| < 1e17``.
+    """
+    x = mpf(x)
+    if mpmath.isnan(x):
+        return "NaN"
+    if mpmath.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    text = libmp.to_str(x._mpf_, digits, strip_zeros=True, min_fixed=-5, max_fixed=17)
+    mantissa, _, exponent = text.partition("e")
+    if mantissa.endswith(".0"):
+        mantissa = mantissa[:-2]
+    return mantissa + ("e" + exponent if exponent else "")
+
+
+# --- IEEE formats ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Format:
+    """A binary floating-point format: ``precision`` significand bits (implicit bit included),
+    normal exponents ``emin <= e <= emax`` for values ``1.f * 2**e``."""
+
+    name: str
+    precision: int
+    emin: int
+    emax: int
+
+    @property
+    def eps(self):
+        """Machine epsilon: the distance from 1 to the next larger number, ``2**(1-p)``."""
+        return mpf(2) ** (1 - self.precision)
+
+    @property
+    def smallest_subnormal(self):
+        return mpf(2) ** (self.emin - self.precision + 1)
+
+    @property
+    def largest(self):
+        return (2 - mpf(2) ** (1 - self.precision)) * mpf(2) ** self.emax
+
+
+FORMATS = {
+    "float64": Format("float64", 53, -1022, 1023),
+    "float32": Format("float32", 24, -126, 127),
+    "bfloat16": Format("bfloat16", 8, -126, 127),
+    "float16": Format("float16", 11, -14, 15),
+}
+DTYPES = tuple(FORMATS)
+
+
+def round_to(x, dtype: str):
+    """Round ``x`` to the nearest value of ``dtype`` (ties to even, subnormals, overflow to inf)."""
+    fmt = FORMATS[dtype]
+    x = mpf(x)
+    if not mpmath.isfinite(x) or x == 0:
+        return x
+    sign = -1 if x < 0 else 1
+    a = abs(x)
+    man, exp = mpmath.frexp(a)  # a = man * 2**exp with 0.5 <= man < 1
+    e = int(exp) - 1  # a = 1.f * 2**e
+    e = max(e, fmt.emin)
+    quantum = mpf(2) ** (e - fmt.precision + 1)
+    with precision(max(mpmath.mp.dps, 40)):
+        scaled = a / quantum
+        q = mpmath.floor(scaled)
+        rem = scaled - q
+        if rem > 0.5 or (rem == 0.5 and int(q) % 2 == 1):
+            q += 1
+        result = q * quantum
+    if result > fmt.largest:
+        return sign * INF
+    return sign * result
+
+
+def representable(x, dtype: str) -> bool:
+    """True when ``x`` is exactly a value of ``dtype`` (non-finite values always are).
+
+    ``x = man·2^exp`` with ``man`` odd and ``bc`` bits: it is a value of the format when the
+    significand fits (``bc <= p``), the leading bit is not above ``emax`` and the lowest bit is
+    not below the smallest subnormal's ``emin − p + 1``.
+    """
+    x = mpf(x)
+    if not mpmath.isfinite(x) or x == 0:
+        return True
+    fmt = FORMATS[dtype]
+    _sign, man, exp, bc = x._mpf_
+    return bc <= fmt.precision and exp + bc - 1 <= fmt.emax and exp >= fmt.emin - fmt.precision + 1
+
+
+# --- IEEE-like operations on non-finite values ------------------------------------------------
+
+
+def fmax(a, b):
+    """``max`` that propagates NaN, as ``torch.maximum``, ``jnp.maximum`` and ``tf.maximum`` do."""
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return NAN
+    return a if a >= b else b
+
+
+def fmin(a, b):
+    """``min`` that propagates NaN."""
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return NAN
+    return a if a <= b else b
+
+
+def sign(x):
+    """sign(x) in {-1, 0, 1}; sign(NaN) = NaN, as in torch, jax and TensorFlow."""
+    if mpmath.isnan(x):
+        return NAN
+    return mpf(1) if x > 0 else (mpf(-1) if x < 0 else ZERO)
+
+
+def sqrt(x):
+    """Square root; sqrt of a negative number is NaN (IEEE), not a complex number."""
+    if mpmath.isnan(x) or x < 0:
+        return NAN
+    return mpmath.sqrt(x)
+
+
+def div(a, b):
+    """IEEE-like division: x/0 is ±inf, 0/0 and inf/inf are NaN."""
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return NAN
+    if b == 0:
+        if a == 0:
+            return NAN
+        return INF if a > 0 else -INF
+    if mpmath.isinf(a) and mpmath.isinf(b):
+        return NAN
+    return a / b
+
+
+def mul(a, b):
+    """IEEE-like multiplication: 0 * inf is NaN."""
+    if (a == 0 and mpmath.isinf(b)) or (b == 0 and mpmath.isinf(a)):
+        return NAN
+    return a * b

@@ -1,0 +1,50 @@
+"""Adam (Kingma & Ba, 2015, Algorithm 1), with the axes on which implementations differ.
+
+For each tensor, with g_t the gradient (negated first when ``maximize``), η_t the learning rate
+of this step, β₁, β₂, ε the hyperparameters and m₀ = v₀ = 0:
+
+    (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    v_t = β₂ v_{t−1} + (1 − β₂) g_t²
+    c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ          (c₁ = c₂ = 1 when ``bias_correction`` = off)
+    u_t = (m_t/c₁) / (√(v_t/c₂) + ε)      ``eps_placement`` = std
+        = (√c₂/c₁) · m_t / (√v_t + ε)     ``eps_placement`` = hat  (ε̂ = ε√c₂ in the std form)
+        = (m_t/c₁) / √(v_t/c₂ + ε)        ``eps_placement`` = inside
+    θ_t = θ − η_t u_t
+
+State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
+"""
+from __future__ import annotations
+
+from ..common import weight_decay
+from ..numeric import div, sqrt
+from ..tensor import tmap, zeros_like
+
+
+def init(p, h, sem):
+    return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+
+
+def direction(m, v, t, h, sem):
+    """u_t from the moments (shared by AdamW)."""
+    eps = h.eps
+    # a declared precision effect may round β only inside the powers (Keras, TensorFlow backend)
+    b1, b2 = h.get("power_beta1", h.beta1), h.get("power_beta2", h.beta2)
+    c1, c2 = (1 - b1 ** t, 1 - b2 ** t) if sem.bias_correction == "on" else (1, 1)
+    if sem.eps_placement == "std":
+        return tmap(lambda mi, vi: div(mi / c1, sqrt(vi / c2) + eps), m, v)
+    if sem.eps_placement == "hat":
+        scale = sqrt(c2) / c1
+        return tmap(lambda mi, vi: scale * div(mi, sqrt(vi) + eps), m, v)
+    if sem.eps_placement == "inside":
+        return tmap(lambda mi, vi: div(mi / c1, sqrt(vi / c2 + eps)), m, v)
+    raise ValueError(f"unknown eps_placement {sem.eps_placement!r}")
+
+
+def step(p, g, state, h, sem, ctx):
+    b1, b2 = h.beta1, h.beta2
+    p, g = weight_decay(p, g, h, sem, ctx)
+    m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
+    v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
+    u = direction(m, v, ctx.t, h, sem)
+    return tmap(lambda pi, ui: pi - h.lr * ui, p, u)

@@ -1,0 +1,118 @@
+"""A minimal exact tensor: a shape and a row-major list of mpmath numbers.
+
+Optimizers in the reference are written with :func:`tmap` (element-wise) and the few
+reductions they need (norms, means over the last two axes), so that each line reads against the
+equations on the algorithm's spec page.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import mpmath
+
+from .numeric import mpf, to_decimal, to_mpf
+
+__all__ = ["Tensor", "tmap", "full", "zeros_like", "full_like", "norm", "mean_sq", "row_mean", "col_mean"]
+
+
+@dataclass
+class Tensor:
+    shape: tuple
+    data: list
+
+    def __post_init__(self):
+        self.shape = tuple(int(s) for s in self.shape)
+        if math.prod(self.shape) != len(self.data):
+            raise ValueError(f"shape {self.shape} does not hold {len(self.data)} values")
+
+    @classmethod
+    def from_values(cls, values: Sequence, shape: Sequence[int] | None = None) -> "Tensor":
+        data = [to_mpf(v) for v in values]
+        return cls(tuple(shape) if shape is not None else (len(data),), data)
+
+    def copy(self) -> "Tensor":
+        return Tensor(self.shape, list(self.data))
+
+    def decimals(self, digits: int | None = None) -> list:
+        return [to_decimal(x) if digits is None else to_decimal(x, digits) for x in self.data]
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self):
+        return len(self.data)
+
+
+def tmap(fn: Callable, *args) -> Tensor:
+    """Apply ``fn`` element-wise; non-Tensor arguments are broadcast as scalars."""
+    shape = None
+    for a in args:
+        if isinstance(a, Tensor):
+            if shape is None:
+                shape = a.shape
+            elif a.shape != shape:
+                raise ValueError(f"shape mismatch {shape} vs {a.shape}")
+    if shape is None:
+        raise ValueError("tmap needs at least one Tensor")
+    n = math.prod(shape)
+    columns = [a.data if isinstance(a, Tensor) else [a] * n for a in args]
+    return Tensor(shape, [fn(*xs) for xs in zip(*columns)])
+
+
+def full(shape, value) -> Tensor:
+    return Tensor(tuple(shape), [mpf(value)] * math.prod(shape))
+
+
+def zeros_like(t: Tensor) -> Tensor:
+    return full(t.shape, 0)
+
+
+def full_like(t: Tensor, value) -> Tensor:
+    return full(t.shape, value)
+
+
+def norm(t: Tensor):
+    """Euclidean (Frobenius) norm ``sqrt(sum x_i^2)``."""
+    return mpmath.sqrt(mpmath.fsum(x * x for x in t.data)) if t.data else mpf(0)
+
+
+def mean_sq(t: Tensor):
+    """``mean(x_i^2)``: the square of the RMS."""
+    return mpmath.fsum(x * x for x in t.data) / len(t.data)
+
+
+def _matrix_view(t: Tensor):
+    """Split a tensor of ndim >= 2 into (batch, rows, cols) over its last two axes."""
+    if t.ndim < 2:
+        raise ValueError("row/column statistics need a tensor with at least 2 dimensions")
+    rows, cols = t.shape[-2], t.shape[-1]
+    batch = len(t.data) // (rows * cols)
+    return batch, rows, cols
+
+
+def row_mean(t: Tensor) -> Tensor:
+    """Mean over the last axis: shape ``(..., rows)``."""
+    batch, rows, cols = _matrix_view(t)
+    out = []
+    for b in range(batch):
+        for r in range(rows):
+            start = (b * rows + r) * cols
+            out.append(mpmath.fsum(t.data[start:start + cols]) / cols)
+    return Tensor(t.shape[:-1], out)
+
+
+def col_mean(t: Tensor) -> Tensor:
+    """Mean over the second-to-last axis: shape ``(..., cols)``."""
+    batch, rows, cols = _matrix_view(t)
+    out = []
+    for b in range(batch):
+        for c in range(cols):
+            out.append(mpmath.fsum(t.data[(b * rows + r) * cols + c] for r in range(rows)) / rows)
+    return Tensor(t.shape[:-2] + (cols,), out)

@@ -1,0 +1,355 @@
+"""Golden vectors: serialization, the manifest, generation and verification.
+
+One JSON file per (algorithm, profile semantics and resolved hyperparameters, scenario), at
+``<algorithm>/<lead profile>/<scenario>.json``: profiles whose semantics and hyperparameters are
+identical for a scenario share one file, named after the first of them in the order
+spec, torch, optax, keras, tf_keras.  ``manifest.json`` lists every file with its SHA-256.
+The format is described in ``spec/vectors.md`` and ``spec/vector.schema.json``.
+
+Writing is atomic (a temporary file, then a rename), so an interrupted run never leaves a partly
+written vector.  Output is deterministic: the same reference produces byte-identical files on
+every machine.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import __version__
+from .errors import UserError
+from .model import PROFILE_ORDER, algorithms, encode_hyper, get
+from .numeric import DEFAULT_DPS, VECTOR_DIGITS, to_decimal
+from .scenarios import Case, cases
+from .tensor import Tensor
+from .trajectory import run
+
+FORMAT = "optconform-vector/1"
+MANIFEST_FORMAT = "optconform-manifest/1"
+MANIFEST = "manifest.json"
+
+
+def default_vector_dir() -> Path:
+    """The vectors shipped with the package (``vectors/`` in a checkout)."""
+    try:
+        from optconform import vectors as shipped  # type: ignore
+
+        return Path(shipped.__file__).resolve().parent
+    except ImportError:  # pragma: no cover - running from a bare checkout
+        return Path(__file__).resolve().parent.parent / "vectors"
+
+
+# --- grouping -------------------------------------------------------------------------------------
+
+
+def vector_groups(names: list[str] | None = None) -> dict[str, list[Case]]:
+    """Relative path -> the cases (one per profile) that share that vector."""
+    selected = [get(n) for n in names] if names else list(algorithms().values())
+    out: dict[str, list[Case]] = {}
+    for alg in selected:
+        by_key: dict = {}
+        for case in cases(alg):
+            by_key.setdefault(case.key(), []).append(case)
+        for group in by_key.values():
+            group.sort(key=lambda c: PROFILE_ORDER.index(c.profile.name) if c.profile.name in PROFILE_ORDER else 99)
+            lead = group[0]
+            out[f"{alg.name}/{lead.profile.name}/{lead.scenario}.json"] = group
+    return dict(sorted(out.items()))
+
+
+# --- serialization -------------------------------------------------------------------------------
+
+
+def _tensor_json(t: Tensor) -> dict:
+    return {"shape": list(t.shape), "values": t.decimals()}
+
+
+def _state_json(state: dict) -> dict:
+    return {k: (v.decimals() if isinstance(v, Tensor) else to_decimal(v)) for k, v in state.items()}
+
+
+def vector_document(group: list[Case], dps: int | None = None) -> dict:
+    """The vector of a group of cases (they share semantics and hyperparameters)."""
+    case = group[0]
+    alg = case.algorithm
+    records = run(case, dps)
+    inputs: dict = {}
+    doc = {
+        "format": FORMAT,
+        "generator": f"optconform {__version__}",
+        "algorithm": alg.name,
+        "kind": alg.kind,
+        "scenario": case.scenario,
+        "description": case.doc,
+        "profiles": [c.profile.name for c in group],
+        "semantics": case.effective_semantics(),
+        "digits": VECTOR_DIGITS,
+        "dtypes": list(case.dtypes),
+        "inputs": inputs,
+        "steps": [],
+    }
+    inputs["groups"] = [{"params": list(names), "hyper": {k: encode_hyper(v) for k, v in h.items()}}
+                        for names, h in case.groups]
+    if alg.kind == "optimizer":
+        inputs["params"] = {n: _tensor_json(t) for n, t in case.params.items()}
+        if case.grads is not None:
+            inputs["grads"] = [{n: g.decimals() for n, g in step.items()} for step in case.grads]
+        if case.objective is not None:
+            inputs["objective"] = {k: encode_hyper(v) for k, v in case.objective.items()}
+        if case.schedule is not None:
+            inputs["schedule"] = {"algorithm": case.schedule["algorithm"], "profile": case.schedule["profile"],
+                                  "hyper": {k: encode_hyper(v) for k, v in case.schedule["hyper"].items()}}
+        if case.checkpoint_at is not None:
+            inputs["checkpoint_at"] = case.checkpoint_at
+        for r in records:
+            step = {"t": r.t, "lr": [to_decimal(x) for x in r.lr],
+                    "params": {n: p.decimals() for n, p in r.params.items()},
+                    "state": {n: _state_json(s) for n, s in r.state.items()}}
+            if r.grads is not None:
+                step["grads"] = {n: g.decimals() for n, g in r.grads.items()}
+            doc["steps"].append(step)
+    else:
+        inputs["steps"] = case.steps
+        if case.metrics is not None:
+            inputs["metrics"] = [to_decimal(m) for m in case.metrics]
+        for r in records:
+            step = {"k": r.k, "lr": to_decimal(r.lr)}
+            for key, value in r.extra.items():
+                step[key] = _state_json(value) if isinstance(value, dict) else (
+                    value if isinstance(value, (int, bool, str)) else to_decimal(value))
+            doc["steps"].append(step)
+    return doc
+
+
+def dumps(doc: dict) -> str:
+    """Deterministic JSON: one top-level key per line, one step (or gradient) per line."""
+    lines = ["{"]
+    items = list(doc.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if key in ("steps",) or (key == "inputs" and isinstance(value, dict)):
+            if key == "steps":
+                body = ",\n  ".join(json.dumps(s, separators=(",", ":"), ensure_ascii=False) for s in value)
+                lines.append(f' "{key}": [\n  {body}\n ]{comma}' if value else f' "{key}": []{comma}')
+            else:
+                parts = []
+                for ik, iv in value.items():
+                    if ik == "grads":
+                        body = ",\n   ".join(json.dumps(s, separators=(",", ":")) for s in iv)
+                        parts.append(f'  "grads": [\n   {body}\n  ]')
+                    else:
+                        parts.append(f'  {json.dumps(ik)}: {json.dumps(iv, separators=(",", ":"))}')
+                lines.append(f' "{key}": {{\n' + ",\n".join(parts) + f"\n }}{comma}")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value, separators=(', ', ': '), ensure_ascii=False)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _groups_of(algorithm: str) -> dict:
+    return vector_groups([algorithm])
+
+
+def _render(job: tuple) -> tuple[str, bytes]:
+    rel, algorithm, dps = job
+    groups = _groups_of(algorithm)
+    return rel, dumps(vector_document(groups[rel], dps)).encode("utf-8")
+
+
+def render_all(names: list[str] | None, jobs: int = 1, dps: int | None = None) -> dict[str, bytes]:
+    """Render every vector of the selected algorithms: relative path -> bytes."""
+    groups = vector_groups(names)
+    work = [(rel, group[0].algorithm.name, dps) for rel, group in groups.items()]
+    # longest first keeps the workers busy until the end
+    work.sort(key=lambda j: -_cost(groups[j[0]][0]))
+    if jobs <= 1:
+        out = dict(_render_local(groups, w) for w in work)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            out = dict(pool.map(_render, work, chunksize=4))
+    return dict(sorted(out.items()))
+
+
+def _render_local(groups, job):
+    rel, _, dps = job
+    return rel, dumps(vector_document(groups[rel], dps)).encode("utf-8")
+
+
+def _cost(case: Case) -> int:
+    size = sum(t.size for t in case.params.values()) if case.params else 1
+    return case.steps * size
+
+
+def manifest_document(files: dict[str, bytes], groups_profiles: dict[str, list[str]]) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "generator": f"optconform {__version__}",
+        "reference_dps": DEFAULT_DPS,
+        "digits": VECTOR_DIGITS,
+        "files": {rel: {"sha256": sha256_bytes(data), "bytes": len(data), "profiles": groups_profiles[rel]}
+                  for rel, data in sorted(files.items())},
+    }
+
+
+def read_manifest(directory: Path) -> dict:
+    path = directory / MANIFEST
+    if not path.exists():
+        raise UserError(f"{path}: manifest is missing; run 'optconform generate' to create the vectors")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: manifest is not valid JSON ({exc}); regenerate with 'optconform generate'") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("files"), dict):
+        raise UserError(f"{path}: not an optconform manifest (expected format {MANIFEST_FORMAT!r})")
+    return doc
+
+
+def generate(directory: Path, names: list[str] | None = None, jobs: int = 1, dps: int | None = None) -> dict:
+    """Regenerate vectors into ``directory`` and update its manifest.
+
+    With ``names``, only those algorithms' files are rewritten (their stale files removed); the
+    manifest keeps every other entry.  Returns a summary: counts and paths written and removed.
+    """
+    directory = Path(directory)
+    groups = vector_groups(names)
+    rendered = render_all(names, jobs, dps)
+    profiles = {rel: [c.profile.name for c in groups[rel]] for rel in rendered}
+    selected = {get(n).name for n in names} if names else None
+    entries: dict = {}
+    if selected is not None and (directory / MANIFEST).exists():
+        old = read_manifest(directory)
+        entries = {rel: e for rel, e in old["files"].items() if rel.split("/", 1)[0] not in selected}
+    removed = []
+    for path in sorted(directory.glob("*/*/*.json")) if directory.exists() else []:
+        rel = path.relative_to(directory).as_posix()
+        alg = rel.split("/", 1)[0]
+        if rel not in rendered and (selected is None or alg in selected):
+            path.unlink()
+            removed.append(rel)
+    written = 0
+    for rel, data in rendered.items():
+        target = directory / rel
+        if not target.exists() or target.read_bytes() != data:
+            atomic_write(target, data)
+            written += 1
+    for sub in sorted(directory.glob("*/*"), reverse=True):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+    for sub in sorted(directory.glob("*")):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+    manifest = manifest_document(rendered, profiles)
+    manifest["files"].update(entries)
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    atomic_write(directory / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode())
+    return {"vectors": len(rendered), "written": written, "removed": removed,
+            "bytes": sum(len(d) for d in rendered.values())}
+
+
+def check(directory: Path, names: list[str] | None = None, jobs: int = 1) -> list[str]:
+    """Regenerate into a temporary folder and compare with ``directory`` byte for byte.
+
+    Returns one line per difference (file differs, missing, extra, manifest differs); empty when
+    the committed vectors and manifest are exactly what the reference produces.
+    """
+    directory = Path(directory)
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="optconform-check-") as tmp:
+        fresh = Path(tmp)
+        if names and (directory / MANIFEST).exists():
+            shutil.copy(directory / MANIFEST, fresh / MANIFEST)
+            for rel in read_manifest(directory)["files"]:
+                if rel.split("/", 1)[0] not in {get(n).name for n in names} and (directory / rel).exists():
+                    (fresh / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(directory / rel, fresh / rel)
+        generate(fresh, names, jobs)
+        selected = {get(n).name for n in names} if names else None
+        want = {p.relative_to(fresh).as_posix() for p in fresh.glob("*/*/*.json")}
+        have = {p.relative_to(directory).as_posix() for p in directory.glob("*/*/*.json")} if directory.exists() else set()
+        for rel in sorted(want | have):
+            if selected is not None and rel.split("/", 1)[0] not in selected:
+                continue
+            if rel not in have:
+                problems.append(f"missing: {rel}")
+            elif rel not in want:
+                problems.append(f"extra (not produced by the reference): {rel}")
+            elif (fresh / rel).read_bytes() != (directory / rel).read_bytes():
+                problems.append(f"differs: {rel}")
+        mine = directory / MANIFEST
+        if not mine.exists():
+            problems.append(f"missing: {MANIFEST}")
+        elif mine.read_bytes() != (fresh / MANIFEST).read_bytes():
+            problems.append(f"differs: {MANIFEST}")
+    return problems
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_vector(directory: Path, rel: str, manifest: dict | None = None) -> dict:
+    """Read one vector, verifying its checksum against the manifest; UserError names any problem."""
+    directory = Path(directory)
+    manifest = manifest or read_manifest(directory)
+    path = directory / rel
+    entry = manifest["files"].get(rel)
+    if entry is None:
+        raise UserError(f"{path}: not listed in {directory / MANIFEST}; regenerate with 'optconform generate'")
+    if not path.exists():
+        raise UserError(f"{path}: vector file is missing (listed in the manifest); "
+                        "restore it or run 'optconform generate'")
+    data = path.read_bytes()
+    if sha256_bytes(data) != entry["sha256"]:
+        raise UserError(f"{path}: SHA-256 does not match the manifest (file edited or truncated); "
+                        "restore it or run 'optconform generate'")
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if doc.get("format") != FORMAT:
+        raise UserError(f"{path}: not an optconform vector (expected format {FORMAT!r})")
+    return doc
+
+
+def verify(directory: Path) -> list[str]:
+    """Check every manifest entry's checksum and every file's presence; returns problems."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    problems = []
+    for rel in manifest["files"]:
+        try:
+            load_vector(directory, rel, manifest)
+        except UserError as exc:
+            problems.append(str(exc))
+    listed = set(manifest["files"])
+    for path in sorted(directory.glob("*/*/*.json")):
+        rel = path.relative_to(directory).as_posix()
+        if rel not in listed:
+            problems.append(f"{path}: not listed in the manifest")
+    return problems

@@ -1,0 +1,262 @@
+"""Float64 drivers that run a reference case through a real framework, for the profile checks.
+
+Each driver builds the framework's optimizer (or schedule) from the profile's data — ``api``,
+``names`` (canonical → framework names; ``betas[0]`` style indices assemble tuples), ``required``
+— feeds the case's gradients and learning rates, and returns the parameters after every step as
+float64 numpy arrays (schedules: the learning rate of every update).  Where a framework needs more
+than a renaming, ``tests/frameworks/hooks/<algorithm>.py`` supplies it:
+
+* ``torch_kwargs(h, profile) -> dict`` / ``optax_kwargs`` / ``keras_kwargs``: replace the renaming;
+* ``torch_grad(g, name)``: convert a gradient (SparseAdam needs a sparse tensor);
+* ``torch_schedule(optimizer, h, profile)`` / ``optax_schedule(h, profile)`` /
+  ``keras_schedule(module, h, profile)``: build a schedule;
+* ``skip(framework, case) -> str | None``: a reason why a case cannot be driven.
+
+Frameworks are imported lazily, only by the driver that needs them.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+
+import numpy as np
+
+_INDEX = re.compile(r"^(\w+)\[(\d+)\]$")
+
+
+def hooks(algorithm: str):
+    try:
+        return importlib.import_module(f"tests.frameworks.hooks.{algorithm}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.endswith(f"hooks.{algorithm}"):
+            return None
+        raise
+
+
+def _hook(alg, name):
+    mod = hooks(alg)
+    return getattr(mod, name, None) if mod else None
+
+
+def pyvalue(v):
+    if isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, tuple):
+        return [pyvalue(x) for x in v]
+    return float(v)
+
+
+def renamed_kwargs(h, profile, only_required: bool = False) -> dict:
+    """Framework keyword arguments from canonical hyperparameters through ``profile.names``."""
+    out: dict = {}
+    tuples: dict = {}
+    for canonical, fw_name in profile.names.items():
+        if canonical in profile.unsupported:
+            continue
+        if only_required and canonical not in profile.required:
+            continue
+        value = pyvalue(h[canonical])
+        m = _INDEX.match(fw_name)
+        if m:
+            tuples.setdefault(m.group(1), {})[int(m.group(2))] = value
+        elif " " in fw_name or "(" in fw_name:
+            continue  # documentation, not a keyword: a hook handles it
+        else:
+            out[fw_name] = value
+    for name, parts in tuples.items():
+        out[name] = tuple(parts[i] for i in sorted(parts))
+    return out
+
+
+def _kwargs(framework, alg, h, profile, defaults_only):
+    hook = _hook(alg.name, f"{framework}_kwargs")
+    if hook is not None:
+        return hook(h, profile, defaults_only)
+    return renamed_kwargs(h, profile, only_required=defaults_only)
+
+
+def _resolve(api: str):
+    module, _, attr = api.partition("(")[0].rpartition(".")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr)
+
+
+def case_arrays(case):
+    params = {n: np.array([float(x) for x in t.data], dtype=np.float64).reshape(t.shape) for n, t in case.params.items()}
+    grads = [{n: np.array([float(x) for x in g.data], dtype=np.float64).reshape(g.shape) for n, g in step.items()}
+             for step in case.grads]
+    return params, grads
+
+
+def case_lrs(case):
+    """Per step, per group: the learning rate (None without a schedule)."""
+    if not case.schedule:
+        return None
+    from optconform.reference.trajectory import schedule_lrs
+
+    base = case.schedule["hyper"].lr
+    factors = [lr / base for lr in schedule_lrs(case.schedule, case.steps)]
+    return [[float(h.lr * f) for _, h in case.groups] for f in factors]
+
+
+# --- torch ----------------------------------------------------------------------------------------
+
+
+def torch_run(alg, profile, case, defaults_only=False):
+    import torch
+
+    params, grads = case_arrays(case)
+    tensors = {n: torch.nn.Parameter(torch.tensor(a, dtype=torch.float64)) for n, a in params.items()}
+    groups = [{"params": [tensors[n] for n in names], **_kwargs("torch", alg, h, profile, defaults_only)}
+              for names, h in case.groups]
+    cls = _resolve(profile.api)
+    opt = cls(groups)
+    lrs = case_lrs(case)
+    convert = _hook(alg.name, "torch_grad")
+    out = []
+    for t, step in enumerate(grads):
+        if lrs is not None:
+            for gi, group in enumerate(opt.param_groups):
+                group["lr"] = lrs[t][gi]
+        for n, g in step.items():
+            grad = torch.tensor(g, dtype=torch.float64)
+            tensors[n].grad = convert(grad, n) if convert else grad
+        opt.step()
+        out.append({n: p.detach().numpy().copy() for n, p in tensors.items()})
+    return out
+
+
+def torch_schedule_run(alg, profile, h, steps):
+    import torch
+
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=float(h.lr))
+    build = _hook(alg.name, "torch_schedule")
+    sched = build(opt, h, profile) if build else _resolve(profile.api)(opt, **renamed_kwargs(h, profile))
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+# --- optax ----------------------------------------------------------------------------------------
+
+
+def _jax():
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def optax_run(alg, profile, case, defaults_only=False):
+    jax = _jax()
+    import jax.numpy as jnp
+
+    params, grads = case_arrays(case)
+    if len(case.groups) != 1:
+        raise NotImplementedError("optax profile checks drive one parameter group")
+    (_, h), = case.groups
+    kwargs = _kwargs("optax", alg, h, profile, defaults_only)
+    lrs = case_lrs(case)
+    if lrs is not None:
+        table = jnp.asarray([row[0] for row in lrs], dtype=jnp.float64)
+        kwargs["learning_rate"] = lambda count: table[count]
+    tx = _resolve(profile.api)(**kwargs)
+    p = {n: jnp.asarray(a) for n, a in params.items()}
+    state = tx.init(p)
+    out = []
+    for step in grads:
+        g = {n: jnp.asarray(a) for n, a in step.items()}
+        updates, state = tx.update(g, state, p)
+        p = jax.tree_util.tree_map(lambda x, u: x + u, p, updates)
+        out.append({n: np.asarray(x, dtype=np.float64).copy() for n, x in p.items()})
+    return out
+
+
+def optax_schedule_run(alg, profile, h, steps):
+    _jax()
+    build = _hook(alg.name, "optax_schedule")
+    fn = build(h, profile) if build else _resolve(profile.api)(**renamed_kwargs(h, profile))
+    return [float(fn(k)) for k in range(steps)]
+
+
+# --- keras / tf_keras -------------------------------------------------------------------------
+
+
+def keras_module(profile_name: str):
+    if profile_name == "tf_keras":
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras
+
+
+def _lr_table_schedule(module, values):
+    import tensorflow as tf
+
+    if module.__name__ == "keras":
+        base = module.optimizers.schedules.LearningRateSchedule
+        ops = module.ops
+
+        class Table(base):
+            def __call__(self, step):
+                return ops.take(ops.convert_to_tensor(values, dtype="float32"), ops.cast(step, "int32"))
+
+            def get_config(self):
+                return {}
+    else:
+        base = module.optimizers.schedules.LearningRateSchedule
+
+        class Table(base):
+            def __call__(self, step):
+                return tf.gather(tf.constant(values, dtype=tf.float32), tf.cast(step, tf.int32))
+
+            def get_config(self):
+                return {}
+    return Table()
+
+
+def keras_run(alg, profile, case, defaults_only=False):
+    module = keras_module(profile.name)
+    params, grads = case_arrays(case)
+    if len(case.groups) != 1:
+        raise NotImplementedError("Keras profile checks drive one parameter group")
+    (_, h), = case.groups
+    kwargs = _kwargs("keras", alg, h, profile, defaults_only)
+    lrs = case_lrs(case)
+    if lrs is not None:
+        kwargs["learning_rate"] = _lr_table_schedule(module, [row[0] for row in lrs])
+    opt = _resolve(profile.api)(**kwargs)
+    if module.__name__ == "keras":
+        variables = {n: module.Variable(a, dtype="float64") for n, a in params.items()}
+    else:
+        import tensorflow as tf
+
+        variables = {n: tf.Variable(a, dtype=tf.float64) for n, a in params.items()}
+    names = list(variables)
+    out = []
+    for step in grads:
+        opt.apply_gradients([(np.asarray(step[n]), variables[n]) for n in names]) if module.__name__ == "keras" else \
+            opt.apply_gradients([(__import__("tensorflow").constant(step[n], dtype="float64"), variables[n]) for n in names])
+        out.append({n: np.asarray(variables[n].numpy(), dtype=np.float64).copy() for n in names})
+    return out
+
+
+def keras_schedule_run(alg, profile, h, steps):
+    module = keras_module(profile.name)
+    build = _hook(alg.name, "keras_schedule")
+    fn = build(module, h, profile) if build else _resolve(profile.api)(**renamed_kwargs(h, profile))
+    return [float(np.asarray(fn(k))) for k in range(steps)]
+
+
+RUNNERS = {"torch": torch_run, "optax": optax_run, "keras": keras_run, "tf_keras": keras_run}
+SCHEDULE_RUNNERS = {"torch": torch_schedule_run, "optax": optax_schedule_run, "keras": keras_schedule_run,
+                    "tf_keras": keras_schedule_run}
+MODULES = {"torch": "torch", "optax": "optax", "keras": "keras", "tf_keras": "tf_keras"}

@@ -1,0 +1,175 @@
+"""Every declared framework profile, confirmed against the real framework in float64.
+
+For each (algorithm, framework profile) the framework runs every open-loop scenario that applies
+to the profile (with the profile's own defaults for ``defaults``, built from the constructor's
+defaults), and must match the reference under the *declared* semantics to within float64
+rounding.  Then, for every axis, every other value must be *excluded*: some scenario must
+separate it from the framework's trajectory.  That is what "confirmed numerically" means here: the
+declared value fits and the alternatives do not.
+
+Runs when the framework is installed, skips cleanly (one reason line) when it is not.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+
+import mpmath
+import pytest
+
+from optconform.reference.model import algorithms
+from optconform.reference.scenarios import cases
+from optconform.reference.trajectory import run
+
+from .frameworks import drivers
+
+FRAMEWORK_OF = {"torch": "torch", "optax": "optax", "keras": "keras", "tf_keras": "tf_keras"}
+CLOSED_LOOP = ("quadratic", "rosenbrock")
+
+
+def _params():
+    out = []
+    for alg in algorithms().values():
+        for pname in alg.profiles:
+            if pname in FRAMEWORK_OF:
+                out.append(pytest.param(alg.name, pname, id=f"{alg.name}-{pname}",
+                                        marks=pytest.mark.framework(FRAMEWORK_OF[pname])))
+    return out
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _backend():
+    try:
+        import keras
+
+        return keras.backend.backend()
+    except ImportError:
+        return None
+
+
+def rounding_for(profile) -> dict:
+    """The declared precision effects that apply where this test runs."""
+    out = {}
+    for effect in profile.precision:
+        where = effect.where
+        if "backend=" in where:
+            wanted = where.split("backend=", 1)[1].split()[0].strip(",;)")
+            if profile.name == "keras" and _backend() != wanted:
+                continue
+            if profile.name == "tf_keras" and wanted != "tensorflow":
+                continue
+        for hyper in effect.hypers:
+            out[hyper] = effect.dtype
+    return out
+
+
+def _ref_params(case, rounding):
+    records = run(case, round_hypers=rounding)
+    if case.algorithm.kind == "optimizer":
+        return [{n: [float(x) for x in t.data] for n, t in r.params.items()} for r in records], records
+    return [float(r.lr) for r in records], records
+
+
+def _bound(ref_exact, start, t):
+    """float64 agreement: a few ulps per step of the magnitude involved."""
+    scale = max(abs(float(ref_exact)), abs(start), 1e-300)
+    return 16 * t * scale * 2.0 ** -52
+
+
+def optimizer_mismatch(case, fw_traj, ref_records) -> str | None:
+    """First disagreement between a framework trajectory and reference records, or None."""
+    for t, (fw, rec) in enumerate(zip(fw_traj, ref_records), 1):
+        for n, tensor in rec.params.items():
+            start = case.params[n].data
+            got = fw[n].reshape(-1)
+            for i, exact in enumerate(tensor.data):
+                if not mpmath.isfinite(exact):
+                    if not (mpmath.isnan(exact) and got[i] != got[i]) and float(exact) != got[i]:
+                        return f"step {t} {n}[{i}]: framework {got[i]!r}, reference {mpmath.nstr(exact, 17)}"
+                    continue
+                if abs(got[i] - float(exact)) > _bound(exact, float(start[i]), t) or got[i] != got[i]:
+                    return (f"step {t} {n}[{i}]: framework {got[i]!r}, reference {mpmath.nstr(exact, 17)} "
+                            f"(difference {abs(got[i] - float(exact)):.3g})")
+    return None
+
+
+def schedule_mismatch(fw, ref_records) -> str | None:
+    for k, (got, rec) in enumerate(zip(fw, ref_records)):
+        exact = rec.lr
+        if abs(got - float(exact)) > _bound(exact, 0.0, 4):
+            return f"k={k}: framework {got!r}, reference {mpmath.nstr(exact, 17)}"
+    return None
+
+
+def _driveable(case):
+    if case.algorithm.kind == "schedule":
+        return True
+    return case.scenario not in CLOSED_LOOP and case.checkpoint_at is None
+
+
+def _with_semantics(case, semantics):
+    profile = dataclasses.replace(case.profile, semantics=semantics)
+    return dataclasses.replace(case, profile=profile)
+
+
+@pytest.mark.parametrize("algorithm,profile", _params())
+def test_profile_matches_framework(algorithm, profile):
+    module = FRAMEWORK_OF[profile]
+    if not _installed(module):
+        pytest.skip(f"{module} is not installed")
+    alg = algorithms()[algorithm]
+    prof = alg.profiles[profile]
+    rounding = rounding_for(prof)
+    hook = drivers.hooks(alg.name)
+    skip = getattr(hook, "skip", None) if hook else None
+    runs = []  # (case, framework trajectory)
+    failures = []
+    for case in cases(alg, prof):
+        if not _driveable(case):
+            continue
+        reason = skip(profile, case) if skip else None
+        if reason:
+            continue
+        try:
+            if alg.kind == "optimizer":
+                fw = drivers.RUNNERS[profile](alg, prof, case, defaults_only=case.scenario == "defaults")
+            else:
+                fw = drivers.SCHEDULE_RUNNERS[profile](alg, prof, case.groups[0][1], case.steps)
+        except NotImplementedError:
+            continue
+        _, records = _ref_params(case, rounding)
+        problem = (optimizer_mismatch(case, fw, records) if alg.kind == "optimizer"
+                   else schedule_mismatch(fw, records))
+        if problem:
+            failures.append(f"{case.scenario}: {problem}")
+        runs.append((case, fw))
+    assert runs, f"no scenario of {algorithm} could be driven through {profile}"
+    assert not failures, f"{algorithm} [{profile}] does not match its declared semantics:\n" + "\n".join(failures)
+    # every alternative value of every axis must be excluded by some scenario
+    unexcluded = []
+    for axis, values in alg.axes.items():
+        declared = prof.semantics[axis]
+        for alt in values:
+            if alt == declared:
+                continue
+            semantics = dict(prof.semantics, **{axis: alt})
+            excluded = False
+            relevant = False
+            for case, fw in runs:
+                if not alg.axis_active(axis, [h for _, h in case.groups]):
+                    continue
+                relevant = True
+                alt_case = _with_semantics(case, semantics)
+                _, records = _ref_params(alt_case, rounding)
+                problem = (optimizer_mismatch(case, fw, records) if alg.kind == "optimizer"
+                           else schedule_mismatch(fw, records))
+                if problem:
+                    excluded = True
+                    break
+            if relevant and not excluded:
+                unexcluded.append(f"{axis}={alt}")
+    assert not unexcluded, (f"{algorithm} [{profile}]: no scenario tells the declared semantics from "
+                            + ", ".join(unexcluded) + " — add a scenario or variant that separates them")

@@ -1,0 +1,1 @@
+"""The golden vectors shipped with optconform (package data); see spec/vectors.md."""

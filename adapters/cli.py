@@ -35,16 +35,20 @@ def _fmt(text: str) -> str:
 
 
 def cmd_list(args) -> int:
-    from optconform.reference.vectors import default_vector_dir, read_manifest
+    from optconform.reference.vectors import MANIFEST, default_vector_dir, read_manifest, verify
 
     counts: dict = {}
     directory = Path(args.vectors) if args.vectors else default_vector_dir()
-    try:
+    if args.vectors and not directory.is_dir():
+        raise UserError(f"{directory}: vector folder does not exist")
+    if (directory / MANIFEST).exists() or args.vectors:
+        problems = verify(directory)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UserError(problems[0] + more)
         for rel in read_manifest(directory)["files"]:
             alg = rel.split("/", 1)[0]
             counts[alg] = counts.get(alg, 0) + 1
-    except UserError:
-        counts = {}
     rows = []
     for alg in algorithms().values():
         rows.append({

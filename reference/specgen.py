@@ -179,8 +179,36 @@ def page_path(alg: Algorithm, spec_dir: Path = SPEC_DIR) -> Path:
     return spec_dir / "algorithms" / f"{alg.name}.md"
 
 
+def index_table() -> str:
+    """The algorithm index of spec/README.md."""
+    rows = []
+    for kind in ("optimizer", "schedule"):
+        rows.append(f"### {kind.capitalize()}s\n")
+        rows.append("| algorithm | profiles | axes | summary |")
+        rows.append("|---|---|---|---|")
+        for alg in algorithms().values():
+            if alg.kind != kind:
+                continue
+            rows.append(f"| [{alg.title}](algorithms/{alg.name}.md) (`{alg.name}`) | {', '.join(alg.profiles)} | "
+                        f"{', '.join(f'`{a}`' for a in alg.axes) or '—'} | {_cell(alg.summary)} |")
+        rows.append("")
+    return "\n".join(rows).rstrip()
+
+
 def stale_pages(spec_dir: Path = SPEC_DIR, write: bool = False) -> list[str]:
     problems = []
+    index = spec_dir / "README.md"
+    if index.exists():
+        text = index.read_text(encoding="utf-8")
+        new = MARK.sub(lambda m: f"{m.group(1)}{index_table()}\n{m.group(4)}" if m.group(2) == "index"
+                       else m.group(0), text)
+        if new != text:
+            if write:
+                index.write_text(new, encoding="utf-8")
+            else:
+                problems.append(f"{index}: generated index is stale")
+    else:
+        problems.append(f"{index}: missing")
     for alg in algorithms().values():
         path = page_path(alg, spec_dir)
         if not path.exists():

@@ -1,0 +1,109 @@
+"""Adam: closed forms derived by hand, the tutorial example, and invariances (hypothesis)."""
+import dataclasses
+from fractions import Fraction
+
+import mpmath
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optconform.reference.model import Namespace, get
+from optconform.reference.numeric import precision
+from optconform.reference.scenarios import Case
+from optconform.reference.tensor import Tensor
+from optconform.reference.trajectory import run
+
+ADAM = get("adam")
+
+
+def trajectory(params, grads, profile="spec", semantics=None, **hyper):
+    prof = ADAM.profile(profile)
+    if semantics:
+        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
+    h = ADAM.resolve(profile, {k: str(v) for k, v in hyper.items()})
+    case = Case(ADAM, prof, "test", "", len(grads), (), [(("x",), h)],
+                params={"x": Tensor.from_values(params)},
+                grads=[{"x": Tensor.from_values(g)} for g in grads])
+    return [r.params["x"].data for r in run(case)]
+
+
+def test_tutorial_step_is_0_900000002_not_0_95():
+    (theta,), = trajectory([1], [[0.5]], lr="0.1")
+    exact = 1 - Fraction(1, 10) * Fraction(1, 2) / (Fraction(1, 2) + Fraction(1, 10 ** 8))
+    assert abs(Fraction(mpmath.nstr(theta, 45)) - exact) < Fraction(1, 10 ** 40)
+    assert abs(theta - mpmath.mpf("0.95")) > mpmath.mpf("0.04")
+
+
+@pytest.mark.parametrize("g", ["0.5", "-3", "1e-7"])
+def test_constant_gradient_moves_exactly_lr_g_over_abs_g_plus_eps_every_step(g):
+    """m̂_t = g and v̂_t = g² for every t when g is constant, so every step is η g/(|g| + ε)."""
+    steps = trajectory([1], [[g]] * 6, lr="0.01", eps="1e-8")
+    with precision(64):
+        gm = mpmath.mpf(g)
+        step = mpmath.mpf("0.01") * gm / (abs(gm) + mpmath.mpf("1e-8"))
+        for t, (theta,) in enumerate(steps, 1):
+            assert abs(theta - (1 - t * step)) < mpmath.mpf(10) ** -50
+
+
+def test_hat_form_constant_gradient_closed_form():
+    """hat: u_t = (√c₂/c₁)·m_t/(√v_t + ε) with m_t = c₁g, v_t = c₂g², so u_t = g√c₂/(√c₂|g| + ε)."""
+    b2, eps, lr, g = mpmath.mpf("0.999"), mpmath.mpf("1e-4"), mpmath.mpf("0.1"), mpmath.mpf("0.25")
+    steps = trajectory([0], [["0.25"]] * 4, semantics={"eps_placement": "hat"}, lr="0.1", eps="1e-4")
+    with precision(64):
+        theta = mpmath.mpf(0)
+        for t, (got,) in enumerate(steps, 1):
+            c2 = 1 - b2 ** t
+            theta -= lr * g * mpmath.sqrt(c2) / (mpmath.sqrt(c2) * g + eps)
+            assert abs(got - theta) < mpmath.mpf(10) ** -50
+
+
+def test_inside_and_no_bias_correction_closed_forms():
+    lr, eps, g = mpmath.mpf("0.1"), mpmath.mpf("1e-4"), mpmath.mpf("0.25")
+    inside = trajectory([0], [["0.25"]] * 3, semantics={"eps_placement": "inside"}, lr="0.1", eps="1e-4")
+    raw = trajectory([0], [["0.25"]] * 3, semantics={"bias_correction": "off"}, lr="0.1", eps="1e-4")
+    with precision(64):
+        b1, b2 = mpmath.mpf("0.9"), mpmath.mpf("0.999")
+        t_in = t_raw = mpmath.mpf(0)
+        for t in range(1, 4):
+            t_in -= lr * g / mpmath.sqrt(g * g + eps)
+            c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+            t_raw -= lr * c1 * g / (mpmath.sqrt(c2) * g + eps)
+            assert abs(inside[t - 1][0] - t_in) < mpmath.mpf(10) ** -50
+            assert abs(raw[t - 1][0] - t_raw) < mpmath.mpf(10) ** -50
+
+
+def test_l2_and_decoupled_weight_decay_first_step():
+    """t = 1, θ = 2, g = 0.5, λ = 0.25, ε = 0: l2 uses g + λθ = 1 → step η·sign; decoupled shrinks θ first."""
+    (l2,), = trajectory([2], [["0.5"]], lr="0.1", eps="0", weight_decay="0.25")
+    (dec,), = trajectory([2], [["0.5"]], semantics={"weight_decay": "decoupled_lr"}, lr="0.1", eps="0",
+                         weight_decay="0.25")
+    assert l2 == mpmath.mpf("1.9")  # 2 − 0.1·1/1
+    assert dec == mpmath.mpf(2) * (1 - mpmath.mpf("0.1") * mpmath.mpf("0.25")) - mpmath.mpf("0.1")
+
+
+dyadic = st.integers(min_value=-64, max_value=64).filter(lambda n: n != 0).map(lambda n: Fraction(n, 16))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(dyadic, min_size=2, max_size=2), min_size=1, max_size=5), st.integers(-6, 6),
+       st.sampled_from(["std", "hat", "inside"]))
+def test_scale_invariance_without_eps(grads, k, form):
+    """With ε = 0 the update is invariant under g → c·g (c > 0); c = 2^k keeps every value exact."""
+    base = trajectory([1, -1], [[str(x) for x in g] for g in grads], semantics={"eps_placement": form}, eps="0")
+    scaled = trajectory([1, -1], [[str(x * Fraction(2) ** k) for x in g] for g in grads],
+                        semantics={"eps_placement": form}, eps="0")
+    for a, b in zip(base, scaled):
+        assert all(abs(x - y) < mpmath.mpf(10) ** -50 for x, y in zip(a, b))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(dyadic, min_size=2, max_size=2), min_size=1, max_size=5),
+       st.sampled_from(["l2", "decoupled_lr", "none"]))
+def test_odd_symmetry(grads, wd):
+    """Negating the initial parameters and every gradient negates the whole trajectory."""
+    a = trajectory([1, "0.5"], [[str(x) for x in g] for g in grads], semantics={"weight_decay": wd},
+                   weight_decay="0.125")
+    b = trajectory([-1, "-0.5"], [[str(-x) for x in g] for g in grads], semantics={"weight_decay": wd},
+                   weight_decay="0.125")
+    for x, y in zip(a, b):
+        assert all(p == -q for p, q in zip(x, y))

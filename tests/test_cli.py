@@ -1,0 +1,110 @@
+"""The command line: outputs, exit codes and one-line error messages (run as a real subprocess)."""
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+
+ENV = dict(os.environ, PYTHONWARNINGS="ignore")
+
+
+def cli(*args, check=None):
+    proc = subprocess.run([sys.executable, "-m", "optconform.adapters", *args], capture_output=True, text=True,
+                          env=ENV, timeout=300)
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_list_text_and_json():
+    out = cli("list", check=0).stdout
+    assert "optimizers:" in out and "adam" in out and "schedules:" in out
+    doc = json.loads(cli("list", "--json", check=0).stdout)
+    names = {a["name"]: a for a in doc["algorithms"]}
+    assert names["adam"]["kind"] == "optimizer"
+    assert "torch" in names["adam"]["profiles"]
+    assert names["adam"]["axes"]["eps_placement"] == ["std", "hat", "inside"]
+
+
+def test_trajectory_worked_adam_step_is_exact():
+    """θ=1, g=0.5, lr=0.1: θ₁ = 1 − 0.1·0.5/(0.5+1e-8), computed here with fractions."""
+    doc = json.loads(cli("trajectory", "adam", "--params", "1", "--grads", "0.5", "--set", "lr=0.1", "--json",
+                         check=0).stdout)
+    exact = 1 - Fraction(1, 10) * Fraction(1, 2) / (Fraction(1, 2) + Fraction(1, 10 ** 8))
+    got = Fraction(doc["steps"][0]["params"][0])
+    assert abs(got - exact) < Fraction(1, 10 ** 39)
+    assert doc["steps"][0]["params"][0].startswith("0.900000001999999960000000799999984")
+    assert doc["algorithm"] == "adam" and doc["profile"] == "spec" and doc["steps"][0]["t"] == 1
+    assert doc["steps"][0]["lr"] == "0.1"
+    assert doc["hyper"]["lr"] == "0.1"
+
+
+def test_trajectory_constant_gradient_repeats_and_steps_form():
+    doc = json.loads(cli("trajectory", "adam", "--params", "1,2", "--grads", "0.5,-1", "--steps", "3",
+                         "--json", check=0).stdout)
+    assert [s["t"] for s in doc["steps"]] == [1, 2, 3]
+    doc2 = json.loads(cli("trajectory", "adam", "--params", "1,2", "--grads", "0.5,-1;0.5,-1;0.5,-1",
+                          "--json", check=0).stdout)
+    assert doc["steps"] == doc2["steps"]
+
+
+def test_trajectory_profile_changes_the_answer():
+    spec = json.loads(cli("trajectory", "adam", "--params", "1", "--grads", "1e-7", "--json", check=0).stdout)
+    keras = json.loads(cli("trajectory", "adam", "--profile", "keras", "--set", "eps=1e-8", "--params", "1",
+                           "--grads", "1e-7", "--json", check=0).stdout)
+    assert spec["steps"][0]["params"] != keras["steps"][0]["params"]
+
+
+def test_trajectory_schedule():
+    out = cli("trajectory", "warmup_cosine", "--set", "total_steps=10", "--set", "warmup_steps=2", "--steps", "3",
+              "--json", check=0).stdout
+    doc = json.loads(out)
+    assert [s["lr"] for s in doc["steps"]] == ["0", "0.05", "0.1"]
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (("trajectory", "adamm", "--params", "1", "--grads", "1"), ["unknown algorithm 'adamm'", "did you mean 'adam'"]),
+    (("trajectory", "adam", "--profile", "jax", "--params", "1", "--grads", "1"), ["no profile 'jax'"]),
+    (("trajectory", "adam", "--set", "gamma=1", "--params", "1", "--grads", "1"), ["no hyperparameter 'gamma'"]),
+    (("trajectory", "adam", "--set", "lr=-1", "--params", "1", "--grads", "1"), ["lr must be >= 0"]),
+    (("trajectory", "adam", "--set", "beta1=1", "--params", "1", "--grads", "1"), ["beta1 must be < 1"]),
+    (("trajectory", "adam", "--set", "eps=-1e-8", "--params", "1", "--grads", "1"), ["eps must be >= 0"]),
+    (("trajectory", "adam", "--set", "lr=abc", "--params", "1", "--grads", "1"), ["lr must be a real"]),
+    (("trajectory", "adam", "--set", "lr", "--params", "1", "--grads", "1"), ["NAME=VALUE"]),
+    (("trajectory", "adam", "--params", "1,x", "--grads", "1,1"), ["--params", "'x' is not a number"]),
+    (("trajectory", "adam", "--params", "1,2", "--grads", "1"), ["--grads step 1 has 1 values"]),
+    (("trajectory", "adam", "--params", "1", "--grads", "1;2", "--steps", "3"), ["--grads gives 2 steps"]),
+    (("trajectory", "adam", "--params", "1"), ["give --params and --grads"]),
+    (("trajectory", "adam", "--params", "1", "--grads", ""), ["--grads is empty"]),
+    (("trajectory", "warmup_cosine", "--params", "1"), ["takes no --params"]),
+    (("trajectory", "warmup_cosine", "--set", "total_steps=0"), ["total_steps must be > 0"]),
+    (("trajectory", "warmup_cosine", "--set", "total_steps=3", "--set", "warmup_steps=5"), ["greater than warmup_steps"]),
+    (("generate", "nosuch"), ["unknown algorithm 'nosuch'"]),
+    (("generate", "--jobs", "0"), ["--jobs must be at least 1"]),
+    (("frobnicate",), ["invalid choice"]),
+    (("trajectory",), ["required"]),
+])
+def test_bad_input_is_one_line_and_exit_2(args, fragments):
+    assert_one_line_error(cli(*args), *fragments)
+
+
+@pytest.mark.parametrize("command", ["list", "generate", "trajectory"])
+def test_help_on_every_command_has_examples(command):
+    out = cli(command, "--help", check=0).stdout
+    assert "examples:" in out and f"optconform {command}" in out
+
+
+def test_top_level_help_and_version():
+    assert "examples:" in cli("--help", check=0).stdout
+    assert cli("--version", check=0).stdout.startswith("optconform ")

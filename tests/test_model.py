@@ -1,0 +1,83 @@
+"""The declared data is consistent: every profile file loads, covers its axes, and its values mean something."""
+import dataclasses
+
+import mpmath
+import pytest
+
+from optconform.reference.model import PROFILE_ORDER, algorithms, axes
+from optconform.reference.numeric import representable
+from optconform.reference.scenarios import cases
+from optconform.reference.trajectory import run
+
+ALGORITHMS = list(algorithms().values())
+IDS = [a.name for a in ALGORITHMS]
+
+
+def test_every_algorithm_has_a_spec_profile_and_known_profile_names():
+    for alg in ALGORITHMS:
+        assert "spec" in alg.profiles
+        assert set(alg.profiles) <= set(PROFILE_ORDER), alg.name
+        assert alg.citation, f"{alg.name}: cite the original definition"
+        assert alg.profiles["spec"].source, f"{alg.name}: spec profile needs a source"
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS, ids=IDS)
+def test_probe_values_are_float32_exact(alg):
+    for name, h in alg.hypers.items():
+        if h.probe is None or h.type not in ("real", "list"):
+            continue
+        values = h.parse(h.probe)
+        for v in values if isinstance(values, tuple) else (values,):
+            assert representable(v, "float32"), f"{alg.name}.{name} probe {h.probe} is not float32-exact"
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS, ids=IDS)
+def test_every_profile_default_is_valid(alg):
+    for pname in alg.profiles:
+        alg.resolve(pname)  # parses and validates every default
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS, ids=IDS)
+def test_framework_profiles_document_their_source(alg):
+    for p in alg.profiles.values():
+        if p.name == "spec":
+            continue
+        assert p.api and p.version and p.source, f"{alg.name} [{p.name}] needs api, version and source"
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS, ids=IDS)
+def test_every_axis_value_is_implemented_and_changes_something(alg):
+    """Each value of each axis runs, and differs from the spec value on some scenario."""
+    spec = alg.profiles["spec"]
+    scenario_cases = [c for c in cases(alg, spec)]
+    for axis, values in alg.axes.items():
+        for value in values:
+            if value == spec.semantics[axis]:
+                continue
+            profile = dataclasses.replace(spec, semantics=dict(spec.semantics, **{axis: value}))
+            differs = False
+            for case in scenario_cases:
+                if not alg.axis_active(axis, [h for _, h in case.groups]):
+                    continue
+                a = run(case, dps=30)
+                b = run(dataclasses.replace(case, profile=profile), dps=30)
+                if _values(a) != _values(b):
+                    differs = True
+                    break
+            assert differs, f"{alg.name}: {axis}={value} computes the same as {spec.semantics[axis]} on every scenario"
+
+
+def _values(records):
+    out = []
+    for r in records:
+        if hasattr(r, "params"):
+            out += [mpmath.nstr(x, 25) for n in sorted(r.params) for x in r.params[n].data]
+        else:
+            out.append(mpmath.nstr(r.lr, 25))
+    return out
+
+
+def test_axis_catalogue_documents_every_value():
+    for axis in axes().values():
+        assert axis.doc
+        assert all(text for text in axis.values.values())

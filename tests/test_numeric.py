@@ -1,0 +1,104 @@
+"""IEEE formats, exact decimal I/O and NaN-propagating helpers, against independent oracles."""
+import math
+import struct
+
+import mpmath
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optconform.reference.numeric import (FORMATS, div, fmax, fmin, mpf, precision, representable, round_to,
+                                          sign, sqrt, to_decimal, to_mpf)
+
+
+def f32(x: float) -> float:
+    """float32 rounding by the C library (round to nearest even), an oracle independent of the code."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def test_format_constants_are_the_ieee_ones():
+    assert FORMATS["float64"].eps == mpf(2) ** -52
+    assert FORMATS["float32"].eps == mpf(2) ** -23
+    assert FORMATS["bfloat16"].eps == mpf(2) ** -7
+    assert FORMATS["float16"].eps == mpf(2) ** -10
+    assert float(FORMATS["float16"].largest) == 65504.0
+    assert float(FORMATS["float32"].largest) == 3.4028234663852886e38
+    assert float(FORMATS["float64"].largest) == 1.7976931348623157e308
+    assert FORMATS["float16"].smallest_subnormal == mpf(2) ** -24
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-3e38, max_value=3e38))
+def test_round_to_float32_matches_the_c_cast(x):
+    assert float(round_to(mpf(x), "float32")) == f32(x)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_double_is_float64_representable_and_reads_back_exactly(x):
+    assert representable(mpf(x), "float64")
+    with precision(64):
+        assert float(to_mpf(to_decimal(mpf(x)))) == x
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e30, max_value=1e30))
+def test_representable_in_float32_iff_the_cast_is_exact(x):
+    assert representable(mpf(x), "float32") == (f32(x) == x)
+
+
+def test_representable_edges():
+    assert representable(mpf(2) ** -24, "float16") and not representable(mpf(2) ** -25, "float16")
+    assert representable(65504, "float16") and not representable(65505, "float16")
+    assert representable(mpf(255) / 128, "bfloat16") and not representable(mpf(257) / 256, "bfloat16")
+    assert representable(mpf("0.1") * 0 + mpf(1) / 1024, "float16")
+    assert not representable(mpf("0.1"), "float64")  # 0.1 is not a binary fraction
+
+
+def test_round_to_ties_to_even_and_overflow():
+    one = mpf(1)
+    assert round_to(one + mpf(2) ** -24, "float32") == one  # tie -> even (1)
+    assert round_to(one + 3 * mpf(2) ** -24, "float32") == one + mpf(2) ** -22  # tie -> even
+    assert round_to(mpf(70000), "float16") == mpmath.inf
+    assert round_to(mpf(2) ** -26, "float16") == 0  # below half the smallest subnormal
+
+
+def test_to_decimal_spellings():
+    assert to_decimal(mpf("0.5")) == "0.5"
+    assert to_decimal(mpf(1) / 3) == "0.3333333333333333333333333333333333333333"
+    assert to_decimal(mpf(2) ** -24) == "5.9604644775390625e-8"
+    assert to_decimal(mpf("1e-8")) == "1e-8"
+    assert to_decimal(mpf("nan")) == "NaN" and to_decimal(mpf("-inf")) == "-Infinity"
+    assert to_decimal(mpf(0)) == "0"
+    assert to_decimal(mpf(12345)) == "12345"
+
+
+def test_decimal_strings_are_read_exactly_not_through_float():
+    with precision(64):
+        assert to_mpf("0.1") != mpf(0.1)
+        assert to_mpf("1/3") * 3 == 1 or abs(to_mpf("1/3") * 3 - 1) < mpf(10) ** -60
+
+
+def test_nan_propagating_helpers():
+    nan = mpf("nan")
+    assert mpmath.isnan(fmax(nan, 1)) and mpmath.isnan(fmax(1, nan))
+    assert mpmath.isnan(fmin(nan, 1))
+    assert fmax(2, 3) == 3 and fmin(2, 3) == 2
+    assert mpmath.isnan(sign(nan)) and sign(mpf(-2)) == -1 and sign(mpf(0)) == 0
+    assert mpmath.isnan(sqrt(mpf(-1)))
+    assert div(mpf(1), mpf(0)) == mpmath.inf and mpmath.isnan(div(mpf(0), mpf(0)))
+    assert mpmath.isnan(div(mpmath.inf, mpmath.inf))
+
+
+def test_precision_context_restores():
+    before = mpmath.mp.dps
+    with precision(100):
+        assert mpmath.mp.dps == 100
+    assert mpmath.mp.dps == before
+    with pytest.raises(ValueError):
+        with precision(5):
+            pass
+
+
+def test_float_rounding_oracle_sanity():
+    assert f32(0.1) != 0.1 and math.isclose(f32(0.1), 0.1, rel_tol=1e-7)

@@ -90,14 +90,17 @@ def optimizer_mismatch(case, fw_traj, ref_records) -> str | None:
     return None
 
 
-def schedule_mismatch(fw, ref_records) -> str | None:
-    """Schedules: update k is step k + 1 (torch's recursive forms accumulate one rounding per index)."""
+def schedule_mismatch(fw, ref_records, base_lr) -> str | None:
+    """Schedules: update k is step k + 1, at the scale max(|x_k|, |x_k-1|, |η|) (spec/tolerance.md)."""
+    previous = abs(float(base_lr))
     for k, (got, rec) in enumerate(zip(fw, ref_records)):
         exact = rec.lr
-        scale = abs(float(exact)) if mpmath.isfinite(exact) else 0.0
+        value = abs(float(exact)) if mpmath.isfinite(exact) else 0.0
+        scale = max(value, previous, abs(float(base_lr)))
         err = error_ulps(float(got), exact, scale)
         if err > float64_bound(k + 1):
             return f"k={k}: framework {got!r}, reference {mpmath.nstr(exact, 17)} ({err:.3g} ulps)"
+        previous = value
     return None
 
 
@@ -139,7 +142,7 @@ def test_profile_matches_framework(algorithm, profile):
             continue
         _, records = _ref_params(case, rounding)
         problem = (optimizer_mismatch(case, fw, records) if alg.kind == "optimizer"
-                   else schedule_mismatch(fw, records))
+                   else schedule_mismatch(fw, records, case.groups[0][1].lr))
         if problem:
             failures.append(f"{case.scenario}: {problem}")
         runs.append((case, fw))
@@ -162,7 +165,7 @@ def test_profile_matches_framework(algorithm, profile):
                 alt_case = _with_semantics(case, semantics)
                 _, records = _ref_params(alt_case, rounding)
                 problem = (optimizer_mismatch(case, fw, records) if alg.kind == "optimizer"
-                           else schedule_mismatch(fw, records))
+                           else schedule_mismatch(fw, records, case.groups[0][1].lr))
                 if problem:
                     excluded = True
                     break

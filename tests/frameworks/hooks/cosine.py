@@ -1,0 +1,23 @@
+"""Framework hooks for cosine (see tests/frameworks/drivers.py)."""
+from __future__ import annotations
+
+from ._schedule_common import f64, optional
+
+
+def torch_schedule(optimizer, h, profile):
+    import torch
+
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(h.total_steps),
+                                                      **optional(h, profile, {"eta_min": "eta_min"}))
+
+
+def optax_schedule(h, profile):
+    import optax
+
+    return optax.cosine_decay_schedule(init_value=float(h.lr), decay_steps=int(h.total_steps),
+                                       **optional(h, profile, {"eta_min": "alpha", "exponent": "exponent"}))
+
+
+def keras_schedule(module, h, profile):
+    return module.optimizers.schedules.CosineDecay(initial_learning_rate=f64(h.lr), decay_steps=int(h.total_steps),
+                                                   **optional(h, profile, {"eta_min": "alpha"}))

@@ -1,0 +1,34 @@
+"""Framework hooks for linear_warmup (see tests/frameworks/drivers.py)."""
+from __future__ import annotations
+
+from ._schedule_common import f64, optional
+
+
+def torch_schedule(optimizer, h, profile):
+    import torch
+
+    cls = torch.optim.lr_scheduler.LinearLR if h.shape == "linear" else torch.optim.lr_scheduler.ConstantLR
+    start = "start_factor" if h.shape == "linear" else "factor"
+    return cls(optimizer, **optional(h, profile, {"warmup_start": start, "warmup_steps": "total_iters"}))
+
+
+def optax_schedule(h, profile):
+    import optax
+
+    return optax.linear_schedule(init_value=float(h.warmup_start), end_value=float(h.lr),
+                                 transition_steps=int(h.warmup_steps))
+
+
+def keras_schedule(module, h, profile):
+    return module.optimizers.schedules.PolynomialDecay(
+        initial_learning_rate=f64(h.warmup_start), decay_steps=int(h.warmup_steps), end_learning_rate=float(h.lr),
+        power=1.0)
+
+
+def skip(framework, case):
+    h = case.groups[0][1]
+    if framework == "torch" and h.warmup_start == 0:
+        return "torch LinearLR/ConstantLR require a start factor > 0"
+    if framework in ("keras", "tf_keras") and h.warmup_steps == 0:
+        return "Keras PolynomialDecay requires decay_steps > 0"
+    return None

@@ -1,0 +1,23 @@
+"""Framework hooks for step (see tests/frameworks/drivers.py)."""
+from __future__ import annotations
+
+from ._schedule_common import f64, optional
+
+
+def torch_schedule(optimizer, h, profile):
+    import torch
+
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(h.step_size),
+                                           **optional(h, profile, {"gamma": "gamma"}))
+
+
+def optax_schedule(h, profile):
+    import optax
+
+    return optax.exponential_decay(init_value=float(h.lr), transition_steps=int(h.step_size),
+                                   decay_rate=float(h.gamma), staircase=True)
+
+
+def keras_schedule(module, h, profile):
+    return module.optimizers.schedules.ExponentialDecay(
+        initial_learning_rate=f64(h.lr), decay_steps=int(h.step_size), decay_rate=float(h.gamma), staircase=True)

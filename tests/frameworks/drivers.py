@@ -7,6 +7,8 @@ float64 numpy arrays (schedules: the learning rate of every update).  Where a fr
 than a renaming, ``tests/frameworks/hooks/<algorithm>.py`` supplies it:
 
 * ``torch_kwargs(h, profile) -> dict`` / ``optax_kwargs`` / ``keras_kwargs``: replace the renaming;
+* ``torch_constructor_kwargs(h, profile, defaults_only) -> dict``: keywords for the torch
+  constructor itself, for options it reads only there (Adagrad's initial_accumulator_value);
 * ``torch_grad(g, name)``: convert a gradient (SparseAdam needs a sparse tensor);
 * ``torch_schedule(optimizer, h, profile)`` / ``optax_schedule(h, profile)`` /
   ``keras_schedule(module, h, profile)``: build a schedule;
@@ -111,7 +113,8 @@ def torch_run(alg, profile, case, defaults_only=False):
     groups = [{"params": [tensors[n] for n in names], **_kwargs("torch", alg, h, profile, defaults_only)}
               for names, h in case.groups]
     cls = _resolve(profile.api)
-    opt = cls(groups)
+    ctor = _hook(alg.name, "torch_constructor_kwargs")
+    opt = cls(groups, **(ctor(case.groups[0][1], profile, defaults_only) if ctor else {}))
     lrs = case_lrs(case)
     convert = _hook(alg.name, "torch_grad")
     out = []

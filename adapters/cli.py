@@ -181,7 +181,13 @@ def cmd_trajectory(args) -> int:
             metrics = alg.impl.metrics(steps) if hasattr(alg.impl, "metrics") else None
             case = Case(alg, profile, "trajectory", "command line", steps, (), [((), h)], metrics=metrics)
             records = run(case)
-            out_steps = [{"t": r.k, "lr": to_decimal(r.lr, digits)} for r in records]
+            out_steps = []
+            for r in records:
+                step = {"t": r.k, "lr": to_decimal(r.lr, digits)}
+                for key, value in r.extra.items():
+                    step[key] = _json_hyper(value, digits) if not isinstance(value, dict) else {
+                        k: _json_hyper(v, digits) for k, v in value.items()}
+                out_steps.append(step)
         hyper = {k: _json_hyper(v, digits) for k, v in h.items()}
     if args.json:
         doc = {"algorithm": alg.name, "profile": profile.name, "semantics": dict(profile.semantics),
@@ -195,7 +201,8 @@ def cmd_trajectory(args) -> int:
         if "params" in s:
             print(f"t={s['t']:<4} lr={s['lr']}  params=[{', '.join(s['params'])}]")
         else:
-            print(f"k={s['t']:<4} lr={s['lr']}")
+            extras = "".join(f"  {k}={v}" for k, v in s.items() if k not in ("t", "lr"))
+            print(f"k={s['t']:<4} lr={s['lr']}{extras}")
     return 0
 
 

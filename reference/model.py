@@ -121,6 +121,17 @@ class Hyper:
                     items = list(value)
                 return tuple(to_mpf(v if not isinstance(v, float) else repr(v)) for v in items)
             if self.type == "schedules":
+                if isinstance(value, str):
+                    import json
+
+                    try:
+                        value = json.loads(value)
+                    except json.JSONDecodeError as exc:
+                        raise UserError(f"{label}{self.name} must be a JSON list of "
+                                        f'{{"algorithm": ..., "hyper": {{...}}}} tables ({exc.msg})') from None
+                if not isinstance(value, (list, tuple)) or not all(
+                        isinstance(c, dict) and isinstance(c.get("algorithm"), str) for c in value):
+                    raise UserError(f"{label}{self.name} must be a list of tables with an 'algorithm' key")
                 return tuple(value)
         except UserError:
             raise

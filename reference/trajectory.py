@@ -78,6 +78,8 @@ def _rounded(h: Namespace, round_hypers: dict | None) -> Namespace:
 
     A name ``power_<hyper>`` rounds the hyperparameter only where it is raised to the step
     count (β₁ᵗ in a bias correction): algorithms read ``h.get("power_beta1", h.beta1)`` there.
+    Any other name that is not a hyperparameter names an internal quantity the framework holds in
+    a narrower format; it reaches the algorithm as ``h[name] = dtype`` (NAdam's ``mu_product``).
     """
     if not round_hypers:
         return h
@@ -87,6 +89,8 @@ def _rounded(h: Namespace, round_hypers: dict | None) -> Namespace:
             out[name] = round_to(h[name[len(POWER_PREFIX):]], dtype)
         elif name in out and not isinstance(out[name], (bool, int, str, tuple)):
             out[name] = round_to(out[name], dtype)
+        elif name not in out and not name.startswith(POWER_PREFIX):
+            out[name] = dtype
     return out
 
 

@@ -1,0 +1,40 @@
+"""Adamax (Kingma & Ba, 2015, §7.1, Algorithm 2): Adam with the infinity norm.
+
+For each tensor, with g_t the gradient (negated first when ``maximize``), η_t the learning rate
+of this step and m₀ = u₀ = 0:
+
+    (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    u_t = max(β₂ u_{t−1}, |g_t|)                          ``adamax_eps`` = outside_max
+    u_t = max(β₂ u_{t−1}, |g_t| + ε)                      ``adamax_eps`` = inside_max
+    θ_t = θ − (η_t/(1 − β₁ᵗ)) · m_t/(u_t + ε)             ``adamax_eps`` = outside_max
+    θ_t = θ − (η_t/(1 − β₁ᵗ)) · m_t/u_t                   ``adamax_eps`` = inside_max
+
+The paper has no ε (ε = 0 makes the two placements the same equations); u_t needs no bias
+correction (the paper, end of §7.1). max propagates NaN.
+
+State: ``exp_avg`` = m_t, ``exp_inf`` = u_t.
+"""
+from __future__ import annotations
+
+from ..common import weight_decay
+from ..numeric import div, fmax
+from ..tensor import tmap, zeros_like
+
+
+def init(p, h, sem):
+    return {"exp_avg": zeros_like(p), "exp_inf": zeros_like(p)}
+
+
+def step(p, g, state, h, sem, ctx):
+    b1, b2, eps = h.beta1, h.beta2, h.eps
+    inside = sem.adamax_eps == "inside_max"
+    p, g = weight_decay(p, g, h, sem, ctx)
+    m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
+    u = state["exp_inf"] = tmap(lambda ui, gi: fmax(b2 * ui, abs(gi) + (eps if inside else 0)),
+                                state["exp_inf"], g)
+    c1 = 1 - h.get("power_beta1", b1) ** ctx.t
+    lr = h.lr / c1
+    if inside:
+        return tmap(lambda pi, mi, ui: pi - lr * div(mi, ui), p, m, u)
+    return tmap(lambda pi, mi, ui: pi - lr * div(mi, ui + eps), p, m, u)

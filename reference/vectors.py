@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -192,7 +193,9 @@ def render_all(names: list[str] | None, jobs: int = 1, dps: int | None = None) -
     if jobs <= 1:
         out = dict(_render_local(groups, w) for w in work)
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # spawn, not fork: the caller may have imported a multithreaded framework (JAX warns that
+        # forking it can deadlock), and spawned workers only import the reference
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             out = dict(pool.map(_render, work, chunksize=4))
     return dict(sorted(out.items()))
 

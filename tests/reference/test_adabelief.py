@@ -1,6 +1,6 @@
 """AdaBelief: first step and constant-gradient closed forms in fractions, ε_s accumulation, invariances."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
@@ -8,29 +8,12 @@ from hypothesis import strategies as st
 
 from optconform.reference.model import get
 from optconform.reference.numeric import precision
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import close as _close, trajectory as _trajectory
 
 ALG = get("adabelief")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, states=False, **hyper):
-    prof = ALG.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ALG.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ALG, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    records = run(case)
-    if states:
-        return records
-    return [r.params["x"].data for r in records]
-
-
-def close(x, fraction, digits=55):
-    return abs(mpmath.mpf(fraction.numerator) / fraction.denominator - x) <= mpmath.mpf(10) ** -digits * max(1, abs(x))
+trajectory = partial(_trajectory, ALG)
+close = partial(_close, digits=55)
 
 
 def test_first_step_is_lr_over_beta1_not_lr():

@@ -1,33 +1,17 @@
 """AdaBound: bounds and clipping by hand, the √t decay of Algorithm 2, the code's bias correction."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import TOL, mp, trajectory as _trajectory
 
 ALG = get("adabound")
-TOL = mpmath.mpf(10) ** -55
-
-
-def trajectory(params, grads, semantics=None, **hyper):
-    prof = ALG.profile("spec")
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ALG.resolve("spec", {k: str(v) for k, v in hyper.items()})
-    case = Case(ALG, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
-
-
-def mp(f):
-    return mpmath.mpf(f.numerator) / f.denominator
+trajectory = partial(_trajectory, ALG)
 
 
 def test_first_step_inside_the_bounds():

@@ -7,16 +7,9 @@ from hypothesis import strategies as st
 
 from optconform.reference.model import get
 
-from ._trajectory_util import close, trajectory
+from ._trajectory_util import close, mp, trajectory
 
 ALG = get("adadelta")
-
-
-def mp(x):
-    """An exact mpf from a decimal string, an int or a Fraction."""
-    if isinstance(x, Fraction):
-        return mpmath.mpf(x.numerator) / x.denominator
-    return mpmath.mpf(x)
 
 
 def test_first_two_steps_by_hand():

@@ -1,30 +1,18 @@
 """Adafactor: first steps by hand, exact factoring of rank-1 second moments, clipping, relative step,
 and the scale laws (hypothesis)."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import TOL, trajectory as _trajectory
 
 ALG = get("adafactor")
-TOL = mpmath.mpf(10) ** -55
-
-
-def trajectory(params, grads, shape=None, profile="spec", semantics=None, **hyper):
-    prof = ALG.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ALG.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ALG, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params, shape)},
-                grads=[{"x": Tensor.from_values(g, shape)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
+trajectory = partial(_trajectory, ALG)
 
 
 def test_first_step_vector_is_alpha_times_sign():

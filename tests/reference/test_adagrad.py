@@ -7,16 +7,9 @@ from hypothesis import strategies as st
 
 from optconform.reference.model import get
 
-from ._trajectory_util import close, trajectory
+from ._trajectory_util import close, mp, trajectory
 
 ALG = get("adagrad")
-
-
-def mp(x):
-    """An exact mpf from a decimal string, an int or a Fraction."""
-    if isinstance(x, Fraction):
-        return mpmath.mpf(x.numerator) / x.denominator
-    return mpmath.mpf(x)
 
 
 def test_constant_gradient_without_eps_is_lr_over_sqrt_t():

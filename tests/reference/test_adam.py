@@ -1,30 +1,19 @@
 """Adam: closed forms derived by hand, the tutorial example, and invariances (hypothesis)."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optconform.reference.model import Namespace, get
+from optconform.reference.model import get
 from optconform.reference.numeric import precision
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import trajectory as _trajectory
 
 ADAM = get("adam")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = ADAM.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ADAM.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ADAM, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
+trajectory = partial(_trajectory, ADAM)
 
 
 def test_tutorial_step_is_0_900000002_not_0_95():

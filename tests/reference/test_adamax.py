@@ -1,43 +1,20 @@
 """Adamax: sign steps for constant gradients, the decay of the infinity norm, the two ε
 placements computed by hand in fractions, and invariances."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import F, close as _close, trajectory as _trajectory
 
 ADAMAX = get("adamax")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = ADAMAX.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ADAMAX.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ADAMAX, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return run(case)
-
-
-def thetas(*a, **k):
-    return [r.params["x"].data for r in trajectory(*a, **k)]
-
-
-def F(x):
-    return Fraction(mpmath.nstr(x, 60))
-
-
-def close(x, frac, digits=55):
-    """x (mpf, 64 digits) equals the exact fraction to ``digits`` significant digits."""
-    exact = mpmath.mpf(frac.numerator) / frac.denominator
-    return abs(x - exact) <= mpmath.mpf(10) ** -digits * max(1, abs(exact))
+trajectory = partial(_trajectory, ADAMAX, states=True)
+thetas = partial(_trajectory, ADAMAX)
+close = partial(_close, digits=55)
 
 
 def test_constant_gradient_steps_are_exactly_lr_sign():

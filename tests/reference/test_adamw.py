@@ -1,39 +1,19 @@
 """AdamW: first steps and constant-gradient recursions in exact fractions, the two decay scalings,
 AdamW without decay is Adam, and scale invariance."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import Namespace, get
-from optconform.reference.scenarios import Case
 from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import F, trajectory
 
 ADAMW, ADAM = get("adamw"), get("adam")
-
-
-def thetas(params, grads, profile="spec", semantics=None, alg=ADAMW, **hyper):
-    prof = alg.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = alg.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(alg, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
-
-
-def F(x):
-    return Fraction(mpmath.nstr(x, 60))
-
-
-def close(x, frac, digits=55):
-    """x (mpf, 64 digits) equals the exact fraction to ``digits`` significant digits."""
-    exact = mpmath.mpf(frac.numerator) / frac.denominator
-    return abs(x - exact) <= mpmath.mpf(10) ** -digits * max(1, abs(exact))
+thetas = partial(trajectory, ADAMW)
 
 
 def test_constant_gradient_geometric_recursion():
@@ -80,7 +60,7 @@ def test_without_decay_adamw_is_adam(gs, profile):
     grads = [[Fraction(g, 32)] for g in gs]
     kw = dict(lr="0.015625", eps="5.9604644775390625e-8")
     a = thetas([1], [[str(g[0])] for g in grads], profile=profile, weight_decay=0, **kw)
-    b = thetas([1], [[str(g[0])] for g in grads], profile=profile, alg=ADAM, **kw)
+    b = trajectory(ADAM, [1], [[str(g[0])] for g in grads], profile=profile, **kw)
     assert [x[0] for x in a] == [y[0] for y in b]
 
 

@@ -1,43 +1,20 @@
 """AMSGrad: the paper's first steps in exact fractions, the running maximum, raw_v against v_hat
 by hand, equality with Adam while v grows, and scale invariance."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import F, close as _close, trajectory as _trajectory
 
 AMS, ADAM = get("amsgrad"), get("adam")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, alg=AMS, **hyper):
-    prof = alg.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = alg.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(alg, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return run(case)
-
-
-def thetas(*a, **k):
-    return [r.params["x"].data for r in trajectory(*a, **k)]
-
-
-def F(x):
-    return Fraction(mpmath.nstr(x, 60))
-
-
-def close(x, frac, digits=55):
-    """x (mpf, 64 digits) equals the exact fraction to ``digits`` significant digits."""
-    exact = mpmath.mpf(frac.numerator) / frac.denominator
-    return abs(x - exact) <= mpmath.mpf(10) ** -digits * max(1, abs(exact))
+trajectory = partial(_trajectory, AMS, states=True)
+thetas = partial(_trajectory, AMS)
+close = partial(_close, digits=55)
 
 
 def test_paper_form_first_step():
@@ -76,7 +53,7 @@ def test_equals_adam_while_v_grows(signs, profile):
     grads = [["0.75" if s else "-0.75"] for s in signs]
     kw = dict(lr="0.015625", eps="5.9604644775390625e-8")
     a = thetas([1], grads, profile=profile, **kw)
-    b = thetas([1], grads, profile=profile, alg=ADAM, **kw)
+    b = _trajectory(ADAM, [1], grads, profile=profile, **kw)
     assert [x[0] for x in a] == [y[0] for y in b]
 
 

@@ -4,7 +4,7 @@ from fractions import Fraction as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference._schedule_records import close, lrs
+from ._sched_util import close, lrs
 
 PROBE = [{"algorithm": "multiplicative", "hyper": {"fn": "constant", "c": "0.875"}},
          {"algorithm": "lambda_lr", "hyper": {"fn": "inverse", "c": "0.5"}}]

@@ -5,7 +5,7 @@ import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference._schedule_records import close, lrs, records
+from ._sched_util import close, lrs, records
 
 KW = dict(lr="0.5", min_lr="0.0625", step_size_up=3, step_size_down=5, gamma="0.875")
 LO, HI = F(1, 16), F(1, 2)

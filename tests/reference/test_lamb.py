@@ -1,29 +1,17 @@
 """LAMB: trust-ratio steps by hand, the step-norm law, cancellation of the first bias correction, guards."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import TOL, trajectory as _trajectory
 
 ALG = get("lamb")
-TOL = mpmath.mpf(10) ** -55
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = ALG.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ALG.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ALG, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
+trajectory = partial(_trajectory, ALG)
 
 
 def test_first_step_with_decay_in_update_by_hand():

@@ -5,7 +5,7 @@ import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference._schedule_records import close, lrs
+from ._sched_util import close, lrs
 
 
 def test_families_by_hand():

@@ -1,6 +1,6 @@
 """LARS: trust ratios computed by hand, momentum recursions in fractions, invariances."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 import pytest
@@ -10,26 +10,12 @@ from hypothesis import strategies as st
 from optconform.reference.errors import UserError
 from optconform.reference.model import Namespace, get
 from optconform.reference.optimizers import lars
-from optconform.reference.scenarios import Case
 from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import mp, trajectory as _trajectory
 
 ALG = get("lars")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = ALG.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ALG.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ALG, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
-
-
-def mp(f):
-    return mpmath.mpf(f.numerator) / f.denominator
+trajectory = partial(_trajectory, ALG)
 
 
 def test_scalar_momentum_recursion_in_fractions():

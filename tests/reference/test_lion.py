@@ -1,32 +1,17 @@
 """Lion: sign steps derived by hand, closed forms for constant gradients, and invariances."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import F, trajectory as _trajectory
 
 LION = get("lion")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = LION.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = LION.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(LION, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
-
-
-def F(x):
-    return Fraction(mpmath.nstr(x, 60)) if mpmath.isfinite(x) else x
+trajectory = partial(_trajectory, LION)
 
 
 def test_constant_gradient_moves_exactly_lr_per_step():

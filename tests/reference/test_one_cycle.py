@@ -5,7 +5,7 @@ import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference._schedule_records import close, records
+from ._sched_util import close, records
 
 
 def cos_between(a, b, pct):

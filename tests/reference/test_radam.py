@@ -1,42 +1,22 @@
 """RAdam: ρ_t in exact fractions, the thresholds, constant-gradient closed forms, invariances."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.model import get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+
+from ._trajectory_util import close, mp, trajectory as _trajectory
 
 ALG = get("radam")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = ALG.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = ALG.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(ALG, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return [r.params["x"].data for r in run(case)]
+trajectory = partial(_trajectory, ALG)
 
 
 def rho_fraction(t, b2):
     rho_inf = 2 / (1 - b2) - 1
     return rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
-
-
-def close(x, y, digits=50):
-    return abs(mpmath.mpf(x) - y) <= mpmath.mpf(10) ** -digits * max(1, abs(y))
-
-
-def frac(f):
-    return mpmath.mpf(f.numerator) / f.denominator
 
 
 def test_rho_one_is_always_one():
@@ -64,11 +44,11 @@ def test_constant_gradient_sgd_then_rectified():
     g, lr, eps, b2 = Fraction(1, 2), Fraction(1, 10), Fraction(1, 10 ** 8), Fraction(999, 1000)
     traj = trajectory([1], [["0.5"]] * 5, lr="0.1")
     for t in range(1, 5):
-        assert close(traj[t - 1][0], frac(1 - t * lr * g))
+        assert close(traj[t - 1][0], mp(1 - t * lr * g))
     rho_inf, rho5 = 2 / (1 - b2) - 1, rho_fraction(5, b2)
-    r5 = mpmath.sqrt(frac((rho5 - 4) * (rho5 - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho5)))
+    r5 = mpmath.sqrt(mp((rho5 - 4) * (rho5 - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho5)))
     c2 = 1 - b2 ** 5
-    expected = frac(1 - 4 * lr * g) - frac(lr) * r5 * frac(g) / (frac(g) + frac(eps) / mpmath.sqrt(frac(c2)))
+    expected = mp(1 - 4 * lr * g) - mp(lr) * r5 * mp(g) / (mp(g) + mp(eps) / mpmath.sqrt(mp(c2)))
     assert close(traj[4][0], expected)
 
 
@@ -76,7 +56,7 @@ def test_threshold_axis_changes_step_five_only():
     a = trajectory([1], [["0.5"]] * 6, lr="0.1")
     b = trajectory([1], [["0.5"]] * 6, lr="0.1", semantics={"rectify_threshold": "rho_ge_5"})
     assert a[3] == b[3] and a[4] != b[4]
-    assert close(b[4][0], frac(1 - 5 * Fraction(1, 10) * Fraction(1, 2)))  # still an SGD step
+    assert close(b[4][0], mp(1 - 5 * Fraction(1, 10) * Fraction(1, 2)))  # still an SGD step
 
 
 def test_skip_below_threshold_keeps_theta():

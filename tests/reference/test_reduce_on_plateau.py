@@ -6,7 +6,7 @@ C = 2, rtol = 1/16 (6 → 5.625 is exactly at the threshold: not an improvement)
 from fractions import Fraction as F
 
 from optconform.reference.model import get
-from tests.reference._schedule_records import close, lrs, records
+from ._sched_util import close, lrs, records
 
 PROBE = dict(lr="0.5", factor="0.5", patience=2, cooldown=2, rtol="0.0625", atol="0", min_lr="0.0625")
 

@@ -9,16 +9,9 @@ from optconform.reference.model import Namespace, get
 from optconform.reference.optimizers import rmsprop
 from optconform.reference.tensor import Tensor
 
-from ._trajectory_util import close, trajectory
+from ._trajectory_util import close, mp, trajectory
 
 ALG = get("rmsprop")
-
-
-def mp(x):
-    """An exact mpf from a decimal string, an int or a Fraction."""
-    if isinstance(x, Fraction):
-        return mpmath.mpf(x.numerator) / x.denominator
-    return mpmath.mpf(x)
 
 
 def test_plain_constant_gradient_closed_form():

@@ -1,7 +1,7 @@
 """SequentialLR / join_schedules: children restart at their milestone; torch's recursive child continues."""
 from fractions import Fraction as F
 
-from tests.reference._schedule_records import close, lrs
+from ._sched_util import close, lrs
 
 ETA = F(1, 10)  # the defaults: lambda_lr inverse c = 1/2, then multiplicative constant 7/8 from k = 6
 

@@ -1,7 +1,7 @@
 """SGD: closed forms for constant gradients (geometric sums), hand-computed steps with exact
 fractions, the first-step and learning-rate-placement axes, and linearity in the gradient."""
-import dataclasses
 from fractions import Fraction
+from functools import partial
 
 import mpmath
 import pytest
@@ -9,43 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optconform.reference.errors import UserError
-from optconform.reference.model import Namespace, get
-from optconform.reference.scenarios import Case
-from optconform.reference.tensor import Tensor
-from optconform.reference.trajectory import run
+from optconform.reference.model import get
+
+from ._trajectory_util import F, trajectory as _trajectory
 
 SGD = get("sgd")
-
-
-def trajectory(params, grads, profile="spec", semantics=None, **hyper):
-    prof = SGD.profile(profile)
-    if semantics:
-        prof = dataclasses.replace(prof, semantics=dict(prof.semantics, **semantics))
-    h = SGD.resolve(profile, {k: str(v) for k, v in hyper.items()})
-    case = Case(SGD, prof, "test", "", len(grads), (), [(("x",), h)],
-                params={"x": Tensor.from_values(params)},
-                grads=[{"x": Tensor.from_values(g)} for g in grads])
-    return run(case)
-
-
-def thetas(*args, **kw):
-    return [r.params["x"].data for r in trajectory(*args, **kw)]
-
-
-def scheduled(lrs, grads, theta0, semantics, **hyper):
-    """Drive the module directly with a learning rate per step (what a schedule hands it)."""
-    sem = Namespace(dict(SGD.profile("spec").semantics, **semantics))
-    h = SGD.resolve("spec", {k: str(v) for k, v in hyper.items()})
-    p, state, out = Tensor.from_values(theta0), {}, []
-    for t, (lr, g) in enumerate(zip(lrs, grads), 1):
-        ht = Namespace(h, lr=mpmath.mpf(lr))
-        p = SGD.impl.step(p, Tensor.from_values(g), state, ht, sem, Namespace(t=t, lr=ht.lr, lr_factor=ht.lr / h.lr))
-        out.append(p.data)
-    return out
-
-
-def F(x):
-    return Fraction(mpmath.nstr(x, 60))
+trajectory = partial(_trajectory, SGD, states=True)
+thetas = partial(_trajectory, SGD)
 
 
 def test_plain_sgd_constant_gradient():
@@ -95,10 +65,10 @@ def test_lr_placement_hand_computed_with_changing_lr():
     """η₁ = 1/4, η₂ = 1/8, g = 1, μ = 1/2, b₁ = d₁.
     outside: b₁ = 1, θ₁ = −1/4; b₂ = 3/2, θ₂ = −1/4 − 3/16 = −7/16.
     inside:  b₁ = 1/4, θ₁ = −1/4; b₂ = 1/8 + 1/8 = 1/4, θ₂ = −1/2."""
-    out = scheduled(["0.25", "0.125"], [[1], [1]], [0], {"lr_placement": "outside", "first_momentum": "grad"},
-                    lr="0.25", momentum="0.5")
-    ins = scheduled(["0.25", "0.125"], [[1], [1]], [0], {"lr_placement": "inside", "first_momentum": "grad"},
-                    lr="0.25", momentum="0.5")
+    out = thetas([0], [[1], [1]], semantics={"lr_placement": "outside", "first_momentum": "grad"},
+                 lrs=["0.25", "0.125"], lr="0.25", momentum="0.5")
+    ins = thetas([0], [[1], [1]], semantics={"lr_placement": "inside", "first_momentum": "grad"},
+                 lrs=["0.25", "0.125"], lr="0.25", momentum="0.5")
     assert [F(x[0]) for x in out] == [Fraction(-1, 4), Fraction(-7, 16)]
     assert [F(x[0]) for x in ins] == [Fraction(-1, 4), Fraction(-1, 2)]
 

@@ -1,21 +1,11 @@
 """Linear warmup + cosine: endpoints, midpoints and the behaviour past the horizon, by hand."""
-import dataclasses
-
 import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optconform.reference.model import Namespace, get
-from optconform.reference.numeric import precision
+from ._sched_util import evaluator
 
-WC = get("warmup_cosine")
-
-
-def value(k, semantics=None, **hyper):
-    h = WC.resolve("spec", {n: str(v) for n, v in hyper.items()})
-    sem = dict(WC.profiles["spec"].semantics, **(semantics or {}))
-    with precision(64):
-        return WC.impl.value(k, h, Namespace(sem))
+value = evaluator("warmup_cosine")
 
 
 def test_endpoints_and_midpoint():

@@ -1,11 +1,10 @@
 """Warmup-stable-decay: the three phases, every decay shape at hand-computed points, past the horizon."""
 from fractions import Fraction as F
 
-import mpmath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference._schedule_records import close, lrs
+from ._sched_util import close, lrs
 
 KW = dict(lr="0.5", warmup_steps=3, decay_steps=8, total_steps=20, min_lr_ratio="0.125")
 ETA, R = F(1, 2), F(1, 8)

@@ -19,6 +19,7 @@ Hyperparameters of a case, in order of precedence (last wins):
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -250,7 +251,7 @@ def _supported(alg: Algorithm, profile: Profile, values: dict) -> bool:
     return True
 
 
-def _grad_stream(alg: Algorithm, sc: OptimizerScenario, params: dict) -> list:
+def _grad_stream(sc: OptimizerScenario) -> list:
     steps = []
     lo, hi = sc.grad_exp
     for t in range(1, sc.steps + 1):
@@ -288,6 +289,21 @@ def _grad_stream(alg: Algorithm, sc: OptimizerScenario, params: dict) -> list:
     return steps
 
 
+@functools.lru_cache(maxsize=None)
+def _inputs(name, steps, shapes, grad_exp, param_exp, pattern, dtypes, closed_loop):
+    """Initial parameters and gradient stream of a scenario: they depend only on its declaration,
+    not on the algorithm or profile, so they are built (and checked exact in every dtype) once."""
+    sc = OptimizerScenario(name, "", steps=steps, shapes=shapes, grad_exp=grad_exp, param_exp=param_exp,
+                           pattern=pattern, dtypes=dtypes)
+    params = {n: _tensor(("param", name, n), shape, *param_exp) for n, shape in shapes}
+    grads = None if closed_loop else _grad_stream(sc)
+    finite = [x for t in params.values() for x in t.data]
+    for step in grads or []:
+        finite += [x for t in step.values() for x in t.data]
+    _check_representable(name, finite, dtypes)
+    return params, grads
+
+
 def _check_representable(case_name: str, values, dtypes) -> None:
     for x in values:
         for d in dtypes:
@@ -320,7 +336,8 @@ def optimizer_case(alg: Algorithm, profile: Profile, sc: OptimizerScenario) -> C
     _apply(alg, values, {k: v for k, v in sc.hyper.items() if k in alg.hypers}, where)
     if not _supported(alg, profile, values):
         return None
-    params = {name: _tensor(("param", sc.name, name), shape, *sc.param_exp) for name, shape in sc.shapes}
+    params, grads = _inputs(sc.name, sc.steps, sc.shapes, sc.grad_exp, sc.param_exp, sc.pattern, sc.dtypes,
+                            sc.objective is not None)
     group_specs = sc.groups or ((tuple(n for n, _ in sc.shapes), {}),)
     groups = []
     for names, overrides in group_specs:
@@ -335,7 +352,6 @@ def optimizer_case(alg: Algorithm, profile: Profile, sc: OptimizerScenario) -> C
     for _, h in groups:
         if not _supported(alg, profile, h):
             return None
-    grads = None if sc.objective else _grad_stream(alg, sc, params)
     case = Case(alg, profile, sc.name, sc.doc, sc.steps, sc.dtypes, groups, params=params, grads=grads,
                 objective=_objective(sc, params) if sc.objective else None,
                 checkpoint_at=sc.checkpoint_at)
@@ -346,10 +362,6 @@ def optimizer_case(alg: Algorithm, profile: Profile, sc: OptimizerScenario) -> C
         shyper["lr"] = to_decimal(groups[0][1].lr)
         case.schedule = {"algorithm": sched.name, "profile": "spec",
                          "hyper": sched.resolve("spec", shyper, where)}
-    finite = [x for t in params.values() for x in t.data]
-    for step in grads or []:
-        finite += [x for t in step.values() for x in t.data]
-    _check_representable(where, finite, sc.dtypes)
     return case
 
 

@@ -12,7 +12,6 @@ every machine.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -173,41 +172,33 @@ def atomic_write(path: Path, data: bytes) -> None:
 # --- generation ---------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
-def _groups_of(algorithm: str) -> dict:
-    return vector_groups([algorithm])
+def _render_algorithm(job: tuple) -> dict[str, tuple]:
+    """Every vector of one algorithm, as path -> (bytes, profiles); its cases are built once."""
+    name, dps = job
+    return {rel: (dumps(vector_document(group, dps)).encode("utf-8"), [c.profile.name for c in group])
+            for rel, group in vector_groups([name]).items()}
 
 
-def _render(job: tuple) -> tuple[str, bytes]:
-    rel, algorithm, dps = job
-    groups = _groups_of(algorithm)
-    return rel, dumps(vector_document(groups[rel], dps)).encode("utf-8")
+def render_all(names: list[str] | None, jobs: int = 1, dps: int | None = None) -> dict[str, tuple]:
+    """Render every vector of the selected algorithms: relative path -> (bytes, profiles).
 
-
-def render_all(names: list[str] | None, jobs: int = 1, dps: int | None = None) -> dict[str, bytes]:
-    """Render every vector of the selected algorithms: relative path -> bytes."""
-    groups = vector_groups(names)
-    work = [(rel, group[0].algorithm.name, dps) for rel, group in groups.items()]
-    # longest first keeps the workers busy until the end
-    work.sort(key=lambda j: -_cost(groups[j[0]][0]))
-    if jobs <= 1:
-        out = dict(_render_local(groups, w) for w in work)
+    The unit of parallel work is one algorithm; the most expensive go first (optimizers with the
+    most profiles), so the workers stay busy until the end.
+    """
+    selected = [get(n) for n in names] if names else list(algorithms().values())
+    selected.sort(key=lambda a: (a.kind != "optimizer", -len(a.profiles), a.name))
+    work = [(a.name, dps) for a in selected]
+    out: dict[str, tuple] = {}
+    if jobs <= 1 or len(work) == 1:
+        for job in work:
+            out.update(_render_algorithm(job))
     else:
         # spawn, not fork: the caller may have imported a multithreaded framework (JAX warns that
         # forking it can deadlock), and spawned workers only import the reference
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            out = dict(pool.map(_render, work, chunksize=4))
+            for part in pool.map(_render_algorithm, work):
+                out.update(part)
     return dict(sorted(out.items()))
-
-
-def _render_local(groups, job):
-    rel, _, dps = job
-    return rel, dumps(vector_document(groups[rel], dps)).encode("utf-8")
-
-
-def _cost(case: Case) -> int:
-    size = sum(t.size for t in case.params.values()) if case.params else 1
-    return case.steps * size
 
 
 def manifest_document(files: dict[str, bytes], groups_profiles: dict[str, list[str]]) -> dict:
@@ -241,9 +232,9 @@ def generate(directory: Path, names: list[str] | None = None, jobs: int = 1, dps
     manifest keeps every other entry.  Returns a summary: counts and paths written and removed.
     """
     directory = Path(directory)
-    groups = vector_groups(names)
-    rendered = render_all(names, jobs, dps)
-    profiles = {rel: [c.profile.name for c in groups[rel]] for rel in rendered}
+    both = render_all(names, jobs, dps)
+    rendered = {rel: data for rel, (data, _) in both.items()}
+    profiles = {rel: profs for rel, (_, profs) in both.items()}
     selected = {get(n).name for n in names} if names else None
     entries: dict = {}
     if selected is not None and (directory / MANIFEST).exists():

@@ -73,10 +73,12 @@ def is_finite(x) -> bool:
 
 
 def to_decimal(x, digits: int = VECTOR_DIGITS) -> str:
-    """Decimal string of ``x`` correctly rounded to ``digits`` significant digits.
+    """Decimal string of ``x`` correctly rounded to ``digits`` significant digits, ties to even.
 
-    Trailing zeros are stripped, so exact short values stay short (``0.5``); scientific notation
-    is used outside ``1e-5 <= |x| < 1e17``.
+    The conversion is exact integer arithmetic on x = man·2^exp, so it does not depend on the
+    mpmath version (mpmath 1.3 and 1.4 round decimal ties differently).  Trailing zeros are
+    stripped, so exact short values stay short (``0.5``); scientific notation is used outside
+    ``1e-5 <= |x| < 1e17``.
     """
     x = mpf(x)
     if mpmath.isnan(x):
@@ -85,11 +87,40 @@ def to_decimal(x, digits: int = VECTOR_DIGITS) -> str:
         return "Infinity" if x > 0 else "-Infinity"
     if x == 0:
         return "0"
-    text = libmp.to_str(x._mpf_, digits, strip_zeros=True, min_fixed=-5, max_fixed=17)
-    mantissa, _, exponent = text.partition("e")
-    if mantissa.endswith(".0"):
-        mantissa = mantissa[:-2]
-    return mantissa + ("e" + exponent if exponent else "")
+    negative, man, exp, _bc = x._mpf_
+    # x = man·2^exp exactly = D·10^e10
+    if exp >= 0:
+        D, e10 = man << exp, 0
+    else:
+        D, e10 = man * 5 ** (-exp), exp
+    text = str(D)
+    extra = len(text) - digits
+    if extra > 0:
+        q, r = divmod(D, 10 ** extra)
+        half = 5 * 10 ** (extra - 1)
+        if r > half or (r == half and q % 2 == 1):
+            q += 1
+        D, e10 = q, e10 + extra
+        text = str(D)
+        if len(text) > digits:  # rounding carried into a new digit (999.. -> 1000..)
+            D //= 10
+            e10 += 1
+            text = str(D)
+    stripped = text.rstrip("0")
+    e10 += len(text) - len(stripped)
+    text = stripped
+    point = len(text) + e10  # the decimal exponent of the leading digit is point - 1
+    sign = "-" if negative else ""
+    if -4 <= point - 1 < 17:
+        if e10 >= 0:
+            body = text + "0" * e10
+        elif point > 0:
+            body = text[:point] + "." + text[point:]
+        else:
+            body = "0." + "0" * (-point) + text
+        return sign + body
+    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return f"{sign}{mantissa}e{point - 1:+d}" if point - 1 > 0 else f"{sign}{mantissa}e{point - 1}"
 
 
 # --- IEEE formats ---------------------------------------------------------------------------

@@ -102,3 +102,28 @@ def test_precision_context_restores():
 
 def test_float_rounding_oracle_sanity():
     assert f32(0.1) != 0.1 and math.isclose(f32(0.1), 0.1, rel_tol=1e-7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-(2 ** 200), max_value=2 ** 200).filter(bool), st.integers(min_value=-400, max_value=200))
+def test_to_decimal_is_correctly_rounded_ties_to_even(man, exp):
+    """Against Python's decimal module (an independent oracle): man·2^exp rounded to 40 digits,
+    half to even. Dyadic numbers with long expansions hit exact decimal ties often."""
+    import decimal
+
+    with precision(80):
+        x = mpmath.ldexp(mpf(man), exp)
+        got = to_decimal(x)
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    with decimal.localcontext(decimal.Context(prec=2000)):
+        exact = decimal.Decimal(man) * (decimal.Decimal(2) ** exp) if exp >= 0 else \
+            decimal.Decimal(man) / (decimal.Decimal(2) ** -exp)
+    assert decimal.Decimal(got) == ctx.plus(exact)
+
+
+def test_to_decimal_tie_cases():
+    # 2^-25 = 2.98023223876953125e-8 has 18 digits: exact. A 41-digit tie rounds to even:
+    tie = mpf(1) + mpf(2) ** -40  # 1.0000000000009094947017729282379150390625 (41 digits, ends in 5)
+    with precision(64):
+        assert to_decimal(tie) == "1.000000000000909494701772928237915039062"
+        assert to_decimal(-tie) == "-1.000000000000909494701772928237915039062"

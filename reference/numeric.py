@@ -12,6 +12,7 @@ significant digits, correctly rounded from the working precision, and non-finite
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Iterator, Union
 
@@ -33,17 +34,22 @@ mpmath.mp.dps = DEFAULT_DPS
 
 
 @contextlib.contextmanager
-def precision(dps: int | None = None) -> Iterator[int]:
-    """Run a block at ``dps`` significant decimal digits (default ``DEFAULT_DPS``)."""
-    dps = DEFAULT_DPS if dps is None else int(dps)
-    if dps < 20:
-        raise ValueError(f"working precision must be at least 20 digits, got {dps}")
-    saved = mpmath.mp.dps
-    mpmath.mp.dps = dps
+def precision(dps: int | None = None, bits: int | None = None) -> Iterator[int]:
+    """Run a block at ``dps`` significant decimal digits (default ``DEFAULT_DPS``), or — to emulate
+    a floating-point format's rounding — at ``bits`` significand bits (every operation rounded to
+    nearest at that width)."""
+    saved = mpmath.mp.prec
+    if bits is not None:
+        mpmath.mp.prec = int(bits)
+    else:
+        dps = DEFAULT_DPS if dps is None else int(dps)
+        if dps < 20:
+            raise ValueError(f"working precision must be at least 20 digits, got {dps}")
+        mpmath.mp.dps = dps
     try:
-        yield dps
+        yield mpmath.mp.dps
     finally:
-        mpmath.mp.dps = saved
+        mpmath.mp.prec = saved
 
 
 def to_mpf(value: Number) -> "mpmath.mpf":
@@ -145,7 +151,7 @@ class Format:
     def smallest_subnormal(self):
         return mpf(2) ** (self.emin - self.precision + 1)
 
-    @property
+    @functools.cached_property
     def largest(self):
         return (2 - mpf(2) ** (1 - self.precision)) * mpf(2) ** self.emax
 
@@ -165,6 +171,12 @@ def round_to(x, dtype: str):
     x = mpf(x)
     if not mpmath.isfinite(x) or x == 0:
         return x
+    _s, man, exp, bc = x._mpf_
+    if exp + bc - 1 >= fmt.emin:  # normal range: round the significand to p bits, half to even
+        r = mpmath.mpf(libmp.mpf_pos(x._mpf_, fmt.precision, libmp.round_nearest))
+        if abs(r) > fmt.largest:
+            return INF if r > 0 else -INF
+        return r
     sign = -1 if x < 0 else 1
     a = abs(x)
     man, exp = mpmath.frexp(a)  # a = man * 2**exp with 0.5 <= man < 1

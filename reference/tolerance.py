@@ -18,13 +18,13 @@ FLOAT64_ULPS_PER_STEP = 8
 def ulp(x, dtype: str = "float64"):
     """``2^(max(floor(log2|x|), emin) − p + 1)``; at zero the smallest subnormal."""
     fmt = FORMATS[dtype]
-    x = abs(mpf(x))
+    x = mpf(x)
     if x == 0 or not mpmath.isfinite(x):
         e = fmt.emin
     else:
-        _, exp = mpmath.frexp(x)
-        e = max(int(exp) - 1, fmt.emin)
-    return mpf(2) ** (e - fmt.precision + 1)
+        _sign, _man, exp, bc = x._mpf_
+        e = max(exp + bc - 1, fmt.emin)  # the exponent of the leading bit
+    return mpmath.ldexp(mpf(1), e - fmt.precision + 1)
 
 
 def float64_ulp(x: float) -> float:
@@ -50,3 +50,62 @@ def error_ulps(y: float, exact, scale: float, dtype: str = "float64") -> float:
     diff = abs(mpf(y) - exact)
     unit = float64_ulp(scale) if dtype == "float64" else float(ulp(scale, dtype))
     return float(diff / unit)
+
+
+# --- the rounding spread (spec/tolerance.md), computed when a vector is generated -------------------
+
+
+def flatten(record, kind: str) -> list:
+    """A trajectory record's values in vector order: parameters, state entries, learning rates
+    (optimizers); the learning rate and any momentum (schedules)."""
+    from .tensor import Tensor
+
+    if kind == "optimizer":
+        out = []
+        for p in record.params.values():
+            out += p.data
+        for entries in record.state.values():
+            for value in entries.values():
+                out += value.data if isinstance(value, Tensor) else [value]
+        return out + list(record.lr)
+    return [record.lr] + ([record.extra["momentum"]] if "momentum" in record.extra else [])
+
+
+def scales(initial: list, steps: list, base_lr=None) -> list:
+    """σ for every element of every step: max(|x_t|, |x_{t−1}|); schedules also |η|.
+
+    ``initial`` holds the values before the first step (the initial parameters, zeros for the
+    state); elements that appear only later start from zero.
+    """
+    out = []
+    prev = [abs(mpf(x)) for x in initial]
+    floor = abs(mpf(base_lr)) if base_lr is not None else mpf(0)
+    for xs in steps:
+        cur = [abs(x) if mpmath.isfinite(x) else mpf(0) for x in xs]
+        if len(prev) < len(cur):
+            prev = prev + [mpf(0)] * (len(cur) - len(prev))
+        out.append([max(c, p, floor) for c, p in zip(cur, prev)])
+        prev = cur
+    return out
+
+
+def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str) -> list:
+    """S_t: the largest error of any emulated run, in ulps of ``dtype`` at σ, over every element up
+    to step t (a running maximum). Non-finite values are skipped."""
+    worst = 0.0
+    out = []
+    for t, (xs, ss) in enumerate(zip(exact, step_scales)):
+        units = None
+        for emul in emulations:
+            if t >= len(emul):
+                continue
+            if units is None:
+                units = [float(ulp(s, dtype)) for s in ss]
+            for x, u, y in zip(xs, units, emul[t]):
+                if y is None or not (mpmath.isfinite(x) and mpmath.isfinite(y)):
+                    continue
+                e = abs(float(y - x)) / u
+                if e > worst:
+                    worst = e
+        out.append(worst)
+    return out

@@ -103,9 +103,12 @@ def schedule_lrs(schedule: dict, steps: int) -> list:
     return [s.lr for s in _schedule_steps(alg, schedule["hyper"], sem, steps, None)]
 
 
-def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None = None) -> list[OptimizerStep]:
-    """The exact trajectory of an optimizer case (see the module docstring for the step order)."""
-    with precision(dps):
+def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None = None,
+                  bits: int | None = None, store: str | None = None) -> list[OptimizerStep]:
+    """The exact trajectory of an optimizer case (see the module docstring for the step order);
+    with ``bits``, every operation is rounded to that many significand bits instead; with
+    ``store``, parameters and state are rounded to that dtype after every step (arithmetic exact)."""
+    with precision(dps, bits):
         alg = case.algorithm
         impl = alg.impl
         sem = case.semantics
@@ -140,6 +143,12 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
                     if h_t.get("maximize"):
                         g = tmap(lambda x: -x, g)
                     params[n] = impl.step(params[n], g, state[n], h_t, sem, ctx)
+                    if store is not None:
+                        params[n] = tmap(lambda x: round_to(x, store), params[n])
+                        for key, value in state[n].items():
+                            state[n][key] = (tmap(lambda x: round_to(x, store), value) if isinstance(value, Tensor)
+                                             else round_to(value, store) if not isinstance(value, (int, bool, str))
+                                             else value)
             if case.checkpoint_at == t:
                 state = copy.deepcopy(state)  # a fresh optimizer loads the saved state
             records.append(OptimizerStep(
@@ -159,17 +168,19 @@ def _schedule_steps(alg, h, sem, steps, metrics) -> list[ScheduleStep]:
     return [ScheduleStep(k, impl.value(k, h, sem)) for k in range(steps)]
 
 
-def run_schedule(case: Case, dps: int | None = None, round_hypers: dict | None = None) -> list[ScheduleStep]:
+def run_schedule(case: Case, dps: int | None = None, round_hypers: dict | None = None,
+                 bits: int | None = None) -> list[ScheduleStep]:
     """The exact learning rate (and any cycled momentum or internal state) of updates k = 0 .. steps−1."""
-    with precision(dps):
+    with precision(dps, bits):
         h = _rounded(case.groups[0][1], round_hypers)
         return _schedule_steps(case.algorithm, h, case.semantics, case.steps, case.metrics)
 
 
-def run(case: Case, dps: int | None = None, round_hypers: dict | None = None):
+def run(case: Case, dps: int | None = None, round_hypers: dict | None = None, bits: int | None = None,
+        store: str | None = None):
     if case.algorithm.kind == "optimizer":
-        return run_optimizer(case, dps, round_hypers)
-    return run_schedule(case, dps, round_hypers)
+        return run_optimizer(case, dps, round_hypers, bits, store)
+    return run_schedule(case, dps, round_hypers, bits)
 
 
 def magnitude(x) -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import __version__
 from .errors import UserError
 from .model import PROFILE_ORDER, algorithms, encode_hyper, get
-from .numeric import DEFAULT_DPS, VECTOR_DIGITS, to_decimal
+from .numeric import DEFAULT_DPS, FORMATS, VECTOR_DIGITS, to_decimal
 from .scenarios import Case, cases
 from .tensor import Tensor
 from .trajectory import run
@@ -73,11 +73,15 @@ def _state_json(state: dict) -> dict:
     return {k: (v.decimals() if isinstance(v, Tensor) else to_decimal(v)) for k, v in state.items()}
 
 
-def vector_document(group: list[Case], dps: int | None = None) -> dict:
-    """The vector of a group of cases (they share semantics and hyperparameters)."""
+def vector_document(group: list[Case], dps: int | None = None, round_hypers: dict | None = None) -> dict:
+    """The vector of a group of cases (they share semantics and hyperparameters).
+
+    ``round_hypers`` applies declared precision effects (the checker's expected trajectory for a
+    framework that holds some quantities in a narrower format); generated vectors never use it.
+    """
     case = group[0]
     alg = case.algorithm
-    records = run(case, dps)
+    records = run(case, dps, round_hypers)
     inputs: dict = {}
     doc = {
         "format": FORMAT,
@@ -91,10 +95,12 @@ def vector_document(group: list[Case], dps: int | None = None) -> dict:
         "digits": VECTOR_DIGITS,
         "dtypes": list(case.dtypes),
         "inputs": inputs,
+        "spread": {},
         "steps": [],
     }
     inputs["groups"] = [{"params": list(names), "hyper": {k: encode_hyper(v) for k, v in h.items()}}
                         for names, h in case.groups]
+    doc["spread"] = _spreads(case, records, round_hypers)
     if alg.kind == "optimizer":
         inputs["params"] = {n: _tensor_json(t) for n, t in case.params.items()}
         if case.grads is not None:
@@ -126,13 +132,53 @@ def vector_document(group: list[Case], dps: int | None = None) -> dict:
     return doc
 
 
+def _spreads(case: Case, records, round_hypers) -> dict:
+    """The rounding spread S_t of every dtype the scenario runs in (spec/tolerance.md), in ulps,
+    to 3 significant digits. Emulations: every operation at the dtype's significand width (as
+    written, and with the real hyperparameters rounded to the dtype), and exact arithmetic with
+    parameters and state stored in the dtype after every step (as written, and rounded
+    hyperparameters). An emulation that breaks down (a bias correction 1 − β₂ᵗ that rounds to 0
+    at 8 bits) is left out: frameworks compute such scalars in double."""
+    from .replay import real_hypers
+    from .tolerance import flatten, rounding_spread, scales
+
+    kind = case.algorithm.kind
+    exact = [flatten(r, kind) for r in records]
+    if kind == "optimizer":
+        initial = [x for t in case.params.values() for x in t.data]
+        step_scales = scales(initial, exact)
+    else:
+        step_scales = scales([], exact, base_lr=case.groups[0][1].lr)
+    out = {}
+    for dtype in case.dtypes:
+        runs = []
+        for rounded in (False, True):
+            rounding = dict(round_hypers or {})
+            if rounded:
+                rounding.update({n: dtype for n in real_hypers(case)})
+            modes = [{"bits": FORMATS[dtype].precision}]
+            if kind == "optimizer":
+                modes.append({"store": dtype})
+            for mode in modes:
+                try:
+                    emul = run(case, round_hypers=rounding or None, **mode)
+                except (ZeroDivisionError, ValueError, OverflowError, UserError):
+                    continue
+                runs.append([flatten(r, kind) for r in emul])
+        out[dtype] = [float(f"{s:.3g}") for s in rounding_spread(exact, runs, step_scales, dtype)]
+    return out
+
+
 def dumps(doc: dict) -> str:
     """Deterministic JSON: one top-level key per line, one step (or gradient) per line."""
     lines = ["{"]
     items = list(doc.items())
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
-        if key in ("steps",) or (key == "inputs" and isinstance(value, dict)):
+        if key == "spread":
+            body = ",\n  ".join(f'{json.dumps(d)}: {json.dumps(v, separators=(",", ":"))}' for d, v in value.items())
+            lines.append(f' "{key}": {{\n  {body}\n }}{comma}' if value else f' "{key}": {{}}{comma}')
+        elif key in ("steps",) or (key == "inputs" and isinstance(value, dict)):
             if key == "steps":
                 body = ",\n  ".join(json.dumps(s, separators=(",", ":"), ensure_ascii=False) for s in value)
                 lines.append(f' "{key}": [\n  {body}\n ]{comma}' if value else f' "{key}": []{comma}')

@@ -1,0 +1,242 @@
+"""The checker: spec/tolerance.md, implemented exactly, and nothing else.
+
+For each element (parameter, state entry, learning rate) after step t, with exact value x_t from
+the vector and the implementation's value y_t in dtype d:
+
+    σ_t = max(|x_t|, |x_{t−1}|)             (schedules: also |η|, the base learning rate)
+    err_t = |y_t − x_t| / ulp_d(σ_t)         rel_t = |y_t − x_t| / max(|x_t|, ulp_d(0))
+    bound_t = max(8t, 4·S_t)   float64       bound_t = max(2t, 4·S_t)   other dtypes
+
+S_t is the rounding spread the vector carries for d (``spread``, computed when it was generated:
+see reference/vectors.py and spec/tolerance.md). Exact values are held as double-double pairs, so
+float64 errors are measured to far below an ulp. NaN must meet NaN and an infinity the
+same infinity. The verdict is ``pass``, ``fail`` (with the first failing step and element, and
+whether the parameters, the state or the learning rate diverged first), ``error`` or ``skip``.
+
+Imports no framework.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass, field
+
+import mpmath
+
+from optconform.reference.numeric import precision, to_mpf
+from optconform.reference.tolerance import ulp
+
+from .protocol import AdapterRun, Implementation
+
+FLOAT64_PER_STEP = 8
+LOW_PER_STEP = 2
+SPREAD_FACTOR = 4
+
+
+@dataclass
+class CaseResult:
+    """One case's verdict; ``as_json`` is the DESIGN.md case object."""
+
+    algorithm: str
+    profile: str
+    scenario: str
+    adapter: str
+    code_path: str
+    device: str
+    dtype: str
+    mode: str = "trajectory"
+    verdict: str = "pass"
+    max_ulp: float | None = None
+    max_rel: float | None = None
+    first_failing_step: int | None = None
+    first_failing_element: str | None = None
+    diverged_first: str | None = None
+    bound_ulp: float | None = None
+    message: str = ""
+    diagnosis: dict | None = None
+    declared_divergences: list = field(default_factory=list)
+    vector: str = ""
+    seconds: float = 0.0
+    errors_by_step: list = field(default_factory=list)  # max ulp error per step (for plots)
+    bounds_by_step: list = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.algorithm}-{self.profile}-{self.scenario}-{self.adapter}-{self.code_path}-{self.device}-{self.dtype}"
+
+    def as_json(self) -> dict:
+        out = asdict(self)
+        out["id"] = self.id
+        for key in ("max_ulp", "max_rel", "bound_ulp"):
+            v = out[key]
+            if v is not None and not math.isfinite(v):
+                out[key] = str(v)
+        out["errors_by_step"] = [e if e is None or math.isfinite(e) else str(e) for e in out["errors_by_step"]]
+        return out
+
+
+# --- exact values of a vector, parsed once ----------------------------------------------------
+
+
+def _flat_steps(doc: dict) -> list:
+    """Per step: (kind, label) of every value, in vector order (reference.tolerance.flatten)."""
+    out = []
+    for step in doc["steps"]:
+        items = []
+        if doc["kind"] == "optimizer":
+            for name, values in step["params"].items():
+                items += [("params", f"{name}[{i}]", v) for i, v in enumerate(values)]
+            for name, entries in step["state"].items():
+                for entry, values in entries.items():
+                    if isinstance(values, list):
+                        items += [("state", f"{name}.{entry}[{i}]", v) for i, v in enumerate(values)]
+                    else:
+                        items.append(("state", f"{name}.{entry}", values))
+            items += [("lr", f"lr[{g}]", v) for g, v in enumerate(step["lr"])]
+        else:
+            items.append(("lr", "lr", step["lr"]))
+            if "momentum" in step:
+                items.append(("state", "momentum", step["momentum"]))
+        out.append(items)
+    return out
+
+
+def _observed(doc: dict, run: AdapterRun) -> list:
+    """The implementation's values in the same order as :func:`_flat_steps` (None where absent)."""
+    out = []
+    for step, mine in zip(doc["steps"], run.steps):
+        items = []
+        if doc["kind"] == "optimizer":
+            for name, values in step["params"].items():
+                got = mine.get("params", {}).get(name)
+                items += [got[i] if got is not None and i < len(got) else None for i in range(len(values))]
+            for name, entries in step["state"].items():
+                state = mine.get("state", {}).get(name, {})
+                for entry, values in entries.items():
+                    got = state.get(entry)
+                    if isinstance(values, list):
+                        items += [got[i] if isinstance(got, (list, tuple)) and i < len(got) else None
+                                  for i in range(len(values))]
+                    else:
+                        items.append(got if not isinstance(got, (list, tuple)) else None)
+            lr = mine.get("lr")
+            items += [lr[g] if lr is not None and g < len(lr) else None for g in range(len(step["lr"]))]
+        else:
+            items.append(mine.get("lr"))
+            if "momentum" in step:
+                items.append(mine.get("momentum"))
+        out.append(items)
+    return out
+
+
+@dataclass
+class _Prepared:
+    """A vector's exact values as double-double pairs (hi + lo), and ulp_d(σ) per dtype."""
+
+    labels: list
+    hi: list
+    lo: list
+    finite: list
+    sigma: list  # mpf scales
+    ulps: dict = field(default_factory=dict)
+
+    def ulp_table(self, dtype: str) -> list:
+        if dtype not in self.ulps:
+            self.ulps[dtype] = [[float(ulp(s, dtype)) for s in row] for row in self.sigma]
+        return self.ulps[dtype]
+
+
+@functools.lru_cache(maxsize=2048)
+def _prepare(doc_json: str) -> _Prepared:
+    import json
+
+    from optconform.reference.tolerance import scales
+
+    doc = json.loads(doc_json)
+    flat = _flat_steps(doc)
+    with precision():
+        exact = [[to_mpf(v) for _, _, v in items] for items in flat]
+        if doc["kind"] == "optimizer":
+            initial = [to_mpf(v) for t in doc["inputs"]["params"].values() for v in t["values"]]
+            sigma = scales(initial, exact)
+        else:
+            sigma = scales([], exact, base_lr=to_mpf(doc["inputs"]["groups"][0]["hyper"]["lr"]))
+        hi = [[float(x) for x in row] for row in exact]
+        lo = [[float(x - h) if mpmath.isfinite(x) else 0.0 for x, h in zip(row, hrow)]
+              for row, hrow in zip(exact, hi)]
+        finite = [[bool(mpmath.isfinite(x)) for x in row] for row in exact]
+    labels = [[(kind, label) for kind, label, _ in items] for items in flat]
+    return _Prepared(labels, hi, lo, finite, sigma)
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+
+def bound(t: int, spread_t: float, dtype: str) -> float:
+    floor = (FLOAT64_PER_STEP if dtype == "float64" else LOW_PER_STEP) * max(t, 1)
+    return max(float(floor), SPREAD_FACTOR * spread_t)
+
+
+def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key: str = "",
+            doc_json: str | None = None) -> CaseResult:
+    """Compare an adapter's run of a vector with it; returns the case's verdict and metrics.
+
+    The rounding spread S_t comes with the vector (``spread``, computed when it was generated);
+    a vector without one is held to the floor of the bound alone.
+    """
+    import json
+
+    text = doc_json if doc_json is not None else json.dumps(doc)
+    result = CaseResult(doc["algorithm"], profile, doc["scenario"], impl.adapter, impl.code_path, impl.device,
+                        impl.dtype, mode=run.mode, vector=key)
+    prep = _prepare(text)
+    observed = _observed(doc, run)
+    if len(observed) < len(prep.hi):
+        result.verdict = "fail"
+        result.first_failing_step = len(observed) + 1 if doc["kind"] == "optimizer" else len(observed)
+        result.message = f"the implementation returned {len(observed)} of {len(prep.hi)} steps"
+        return result
+    spreads = doc.get("spread", {}).get(impl.dtype, [])
+    ulps = prep.ulp_table(impl.dtype)
+    floor_ulp = float(ulp(0, impl.dtype))
+    max_ulp = max_rel = 0.0
+    first_by_kind: dict = {}
+    for i, ys in enumerate(observed):
+        t = i + 1
+        b = bound(t, spreads[i] if i < len(spreads) else 0.0, impl.dtype)
+        step_worst = 0.0
+        for (kind, label), hi, lo, fin, u, y in zip(prep.labels[i], prep.hi[i], prep.lo[i], prep.finite[i],
+                                                     ulps[i], ys):
+            if y is None:
+                continue
+            y = float(y)
+            if not fin or not math.isfinite(y):
+                same = (math.isnan(hi) and math.isnan(y)) or (math.isinf(hi) and hi == y)
+                err = rel = 0.0 if same else math.inf
+            else:
+                diff = abs((y - hi) - lo)
+                err = diff / u
+                rel = diff / max(abs(hi), floor_ulp)
+            if err > step_worst:
+                step_worst = err
+            if rel > max_rel:
+                max_rel = rel
+            if err > b and kind not in first_by_kind:
+                first_by_kind[kind] = (t, label, err, b, hi, y)
+        max_ulp = max(max_ulp, step_worst)
+        result.errors_by_step.append(step_worst)
+        result.bounds_by_step.append(b)
+    result.max_ulp, result.max_rel = max_ulp, max_rel
+    if first_by_kind:
+        kind, (t, label, err, b, x, y) = min(first_by_kind.items(), key=lambda kv: (kv[1][0], _ORDER[kv[0]]))
+        result.verdict = "fail"
+        result.first_failing_step = t if doc["kind"] == "optimizer" else t - 1
+        result.first_failing_element = label
+        result.diverged_first = kind
+        result.bound_ulp = b
+        where = f"step {t}" if doc["kind"] == "optimizer" else f"k={t - 1}"
+        result.message = (f"{where}, {kind} {label}: got {y!r}, exact {x!r} ({err:.3g} ulps > bound {b:.3g})")
+    return result
+
+
+_ORDER = {"params": 0, "state": 1, "lr": 2}

@@ -1,0 +1,113 @@
+"""The adapter protocol: what an adapter declares and how it runs a vector.
+
+An adapter drives one real implementation family (a framework, or a third-party package) through
+the scenarios of the golden vectors. It declares:
+
+* ``name`` (``torch``, ``optax``, ... or any name a third party chooses), ``framework`` and
+  ``version``;
+* ``profiles``: for each algorithm it implements, the name of the profile it claims (its vectors
+  are those whose ``profiles`` list contains that name);
+* ``implementations(algorithm)``: every separately reported implementation — code path
+  (forloop, foreach, fused, capturable, differentiable, compiled, ...) × device × dtype;
+* ``can_inject_state``: whether it can load an exact optimizer state (one-step mode).
+
+and runs a vector with ``run(vector, impl)``, returning an :class:`AdapterRun` in the vector's
+shape: after every step the parameters, the optimizer state (by canonical state name) and the
+learning rate of each group, as Python floats (NaN and infinities included). For closed-loop
+scenarios the adapter computes the gradient from its own parameters, in its dtype, with
+:func:`closed_loop_gradient`. An adapter raises :class:`Unsupported` for a combination it cannot
+run (the case is then a ``skip``); any other exception is the case's ``error``.
+
+Importing this module (or the checker) imports no framework. A third-party adapter is a class or
+instance reachable as ``module:attr`` (``optconform check --adapter my_pkg.conformance:MyAdapter``)
+or registered under the entry-point group ``optconform.adapters``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class Unsupported(Exception):
+    """The implementation cannot run this case (the verdict is ``skip`` with this reason)."""
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One separately reported implementation: adapter × code path × device × dtype."""
+
+    adapter: str
+    code_path: str
+    device: str
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.adapter}-{self.code_path}-{self.device}-{self.dtype}"
+
+
+@dataclass
+class AdapterRun:
+    """What an adapter returns for one vector.
+
+    ``steps``: optimizers — ``{"t", "params": {name: [float]}, "state": {name: {entry: [float] |
+    float}}, "lr": [float per group]}``; schedules — ``{"k", "lr": float}`` plus any extra the
+    vector has (``momentum``). ``mode`` is ``trajectory`` or ``one-step``.
+    """
+
+    steps: list
+    mode: str = "trajectory"
+    notes: list = field(default_factory=list)
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+    framework: str
+
+    def version(self) -> str: ...
+
+    def available(self) -> tuple[bool, str]: ...
+
+    def profiles(self) -> dict[str, str]: ...
+
+    def implementations(self, algorithm: str) -> list[Implementation]: ...
+
+    def run(self, vector: dict, impl: Implementation) -> AdapterRun: ...
+
+
+def closed_loop_gradient(objective: dict, params: dict, cast=float) -> dict:
+    """The gradient of a vector's closed-loop objective (spec/vectors.md), for adapters.
+
+    ``params`` maps names to flat lists of the adapter's own values; ``cast`` rounds each result
+    to the adapter's dtype (the default keeps Python floats). Quadratic:
+    ∂f/∂x_i = a_i (x_i − c_i); Rosenbrock over (x, y) pairs: s(−2(1 − x) − 4bx(y − x²)), 2sb(y − x²).
+    """
+    kind = objective["kind"]
+    out = {}
+    for name, x in params.items():
+        if kind == "quadratic":
+            a = [float(v) for v in objective["a"]]
+            c = [float(v) for v in objective["c"]]
+            out[name] = [cast(a[i % len(a)] * (x[i] - c[i % len(c)])) for i in range(len(x))]
+        elif kind == "rosenbrock":
+            s, b = float(objective["scale"]), float(objective["b"])
+            g = []
+            for i in range(0, len(x), 2):
+                r = x[i + 1] - x[i] * x[i]
+                g.append(cast(s * (-2 * (1 - x[i]) - 4 * b * x[i] * r)))
+                g.append(cast(s * 2 * b * r))
+            out[name] = g
+        else:
+            raise Unsupported(f"unknown objective {kind!r}")
+    return out
+
+
+def to_float(text: str) -> float:
+    """A vector decimal string as the nearest float (NaN and infinities included)."""
+    return float(text)
+
+
+def is_nan(x: float) -> bool:
+    return isinstance(x, float) and math.isnan(x)

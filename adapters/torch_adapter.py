@@ -1,0 +1,264 @@
+"""The PyTorch adapter: every torch.optim optimizer and lr_scheduler the spec covers.
+
+Implementations (each reported separately): code paths ``forloop`` (foreach=False), ``foreach``,
+``fused`` (where torch has a kernel), ``differentiable``, ``capturable`` (CUDA only) and
+``compiled`` (the step under torch.compile, for SGD, Adam and AdamW); devices ``cpu`` and ``cuda``
+when present; dtypes float64, float32, bfloat16, float16. Schedules run as the ``scheduler``
+code path on the CPU in float64 (torch computes learning rates in Python floats).
+
+The optimizer is built from the profile data (``api``, ``names``); hyperparameters are the
+vector's, rounded to Python floats; the learning rate of a scheduled scenario is set on each
+param group before each step; state is read back through the profile's ``state_names``; for the
+``resume`` scenario the state_dict is saved after the checkpoint step (serialized with
+torch.save) and loaded into a fresh optimizer.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+
+from optconform.reference.model import algorithms, get
+
+from .builders import pyvalue, renamed_kwargs, resolve_api
+from .protocol import AdapterRun, Implementation, Unsupported
+
+DTYPES = ("float64", "float32", "bfloat16", "float16")
+FUSED = {"sgd", "adam", "adamw", "amsgrad", "adagrad"}
+NO_FOREACH = {"sparse_adam"}
+NO_DIFFERENTIABLE = {"sparse_adam", "adafactor"}
+CAPTURABLE = {"adam", "adamw", "amsgrad", "adamax", "nadam", "radam", "rmsprop", "adadelta"}
+COMPILED = {"sgd", "adam", "adamw"}
+SPARSE_GRADIENTS = {"sparse_adam"}
+
+
+class TorchAdapter:
+    name = "torch"
+    framework = "torch"
+    can_inject_state = True
+
+    def available(self) -> tuple[bool, str]:
+        if importlib.util.find_spec("torch") is None:
+            return False, "torch is not installed (pip install 'optconform[torch]')"
+        return True, ""
+
+    def version(self) -> str:
+        import torch
+
+        cuda = torch.version.cuda if torch.cuda.is_available() else None
+        return torch.__version__ + (f" (CUDA {cuda})" if cuda else "")
+
+    def devices(self) -> list[str]:
+        import torch
+
+        return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+    def profiles(self) -> dict[str, str]:
+        return {name: "torch" for name, alg in algorithms().items() if "torch" in alg.profiles}
+
+    def code_paths(self, algorithm: str) -> list[str]:
+        if get(algorithm).kind == "schedule":
+            return ["scheduler"]
+        paths = ["forloop"]
+        if algorithm not in NO_FOREACH:
+            paths.append("foreach")
+        if algorithm in FUSED:
+            paths.append("fused")
+        if algorithm not in NO_DIFFERENTIABLE:
+            paths.append("differentiable")
+        if algorithm in CAPTURABLE:
+            paths.append("capturable")
+        if algorithm in COMPILED:
+            paths.append("compiled")
+        return paths
+
+    def implementations(self, algorithm: str) -> list[Implementation]:
+        if get(algorithm).kind == "schedule":
+            return [Implementation(self.name, "scheduler", "cpu", "float64")]
+        out = []
+        for path in self.code_paths(algorithm):
+            for device in self.devices():
+                if path == "capturable" and device != "cuda":
+                    continue
+                for dtype in DTYPES:
+                    out.append(Implementation(self.name, path, device, dtype))
+        return out
+
+    def precision_effects(self, algorithm: str, impl: Implementation) -> dict:
+        """Declared precision effects of the torch profile that apply to this implementation."""
+        alg = get(algorithm)
+        out = {}
+        for effect in alg.profiles["torch"].precision:
+            for h in effect.hypers:
+                out[h] = effect.dtype
+        return out
+
+    def run(self, doc: dict, impl: Implementation) -> AdapterRun:
+        if doc["kind"] == "schedule":
+            from .torch_schedules import run_schedule
+
+            return AdapterRun(run_schedule(doc))
+        return _OptimizerRun(doc, impl).run()
+
+
+class _OptimizerRun:
+    def __init__(self, doc, impl):
+        import torch
+
+        self.torch = torch
+        self.doc = doc
+        self.impl = impl
+        self.alg = get(doc["algorithm"])
+        self.profile = self.alg.profiles["torch"]
+        self.dtype = getattr(torch, impl.dtype)
+        self.device = torch.device(impl.device)
+        if impl.device == "cuda" and not torch.cuda.is_available():
+            raise Unsupported("no CUDA device")
+        inputs = doc["inputs"]
+        self.shapes = {n: tuple(t["shape"]) for n, t in inputs["params"].items()}
+        self.tensors = {}
+        for n, t in inputs["params"].items():
+            value = torch.tensor([float(v) for v in t["values"]], dtype=torch.float64).reshape(self.shapes[n])
+            value = value.to(self.dtype).to(self.device)
+            requires_grad = impl.code_path != "differentiable"
+            self.tensors[n] = torch.nn.Parameter(value, requires_grad=requires_grad)
+        self.hypers = [self.alg.resolve("torch", g["hyper"]) for g in inputs["groups"]]
+        self.group_names = [g["params"] for g in inputs["groups"]]
+        self.scheduled = "schedule" in inputs
+
+    def path_kwargs(self) -> dict:
+        path = self.impl.code_path
+        if path == "forloop":
+            return {"foreach": False} if self.alg.name not in NO_FOREACH else {}
+        if path == "foreach":
+            return {"foreach": True}
+        if path == "fused":
+            return {"fused": True}
+        if path == "differentiable":
+            return {"differentiable": True, "foreach": False}
+        if path == "capturable":
+            return {"capturable": True, "foreach": False}
+        if path == "compiled":
+            return {"foreach": False}
+        raise Unsupported(f"unknown code path {path!r}")
+
+    def build(self):
+        cls, extra = resolve_api(self.profile.api)
+        kwargs = [renamed_kwargs(h, self.profile) for h in self.hypers]
+        path = self.path_kwargs()
+        if self.impl.code_path == "compiled":
+            torch = self.torch
+            kwargs = [dict(k, lr=torch.tensor(k["lr"], dtype=torch.float64)) if "lr" in k else k for k in kwargs]
+        groups = [{"params": [self.tensors[n] for n in names], **kw} for names, kw in zip(self.group_names, kwargs)]
+        # options some optimizers read only in the constructor (Adagrad's initial_accumulator_value)
+        # come from the first group, the rest per group
+        try:
+            return cls(groups, **{**kwargs[0], **extra, **path})
+        except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
+            raise Unsupported(f"torch.optim {cls.__name__} rejects {self.impl.code_path} on "
+                              f"{self.impl.device}/{self.impl.dtype}: {exc}") from None
+
+    def gradient(self, t: int) -> dict:
+        torch = self.torch
+        inputs = self.doc["inputs"]
+        if "grads" in inputs:
+            return {n: torch.tensor([float(v) for v in values], dtype=torch.float64).reshape(self.shapes[n])
+                    .to(self.dtype).to(self.device) for n, values in inputs["grads"][t - 1].items()}
+        return self.objective_gradient(inputs["objective"])
+
+    def objective_gradient(self, objective) -> dict:
+        """∇f at the current parameters, computed in the parameters' dtype."""
+        torch = self.torch
+        out = {}
+        for n, p in self.tensors.items():
+            x = p.detach().reshape(-1)
+            if objective["kind"] == "quadratic":
+                a = torch.tensor([float(v) for v in objective["a"]], dtype=self.dtype, device=self.device)
+                c = torch.tensor([float(v) for v in objective["c"]], dtype=self.dtype, device=self.device)
+                idx_a = torch.arange(x.numel(), device=self.device) % a.numel()
+                idx_c = torch.arange(x.numel(), device=self.device) % c.numel()
+                g = a[idx_a] * (x - c[idx_c])
+            elif objective["kind"] == "rosenbrock":
+                s = torch.tensor(float(objective["scale"]), dtype=self.dtype, device=self.device)
+                b = torch.tensor(float(objective["b"]), dtype=self.dtype, device=self.device)
+                xs, ys = x[0::2], x[1::2]
+                r = ys - xs * xs
+                g = torch.empty_like(x)
+                g[0::2] = s * (-2 * (1 - xs) - 4 * b * xs * r)
+                g[1::2] = s * 2 * b * r
+            else:
+                raise Unsupported(f"unknown objective {objective['kind']!r}")
+            out[n] = g.reshape(p.shape)
+        return out
+
+    def to_grad(self, g):
+        if self.alg.name in SPARSE_GRADIENTS:
+            torch = self.torch
+            rows = g.reshape(g.shape[0], -1) if g.dim() > 1 else g.reshape(-1, 1)
+            keep = (rows != 0).any(dim=1).nonzero().reshape(-1)
+            return torch.sparse_coo_tensor(keep.unsqueeze(0), g[keep], g.shape).coalesce()
+        return g
+
+    def read_state(self, opt) -> dict:
+        out = {}
+        inverse = dict(self.profile.state_names)
+        for n, p in self.tensors.items():
+            st = opt.state.get(p, {})
+            entries = {}
+            for canonical, torch_name in inverse.items():
+                if torch_name in st and self.torch.is_tensor(st[torch_name]):
+                    value = st[torch_name].detach().to("cpu", self.torch.float64).reshape(-1).tolist()
+                    entries[canonical] = value if st[torch_name].dim() > 0 else value[0]
+            out[n] = entries
+        return out
+
+    def run(self) -> AdapterRun:
+        torch = self.torch
+        opt = self.build()
+        step = self.compiled_step(opt) if self.impl.code_path == "compiled" else opt.step
+        checkpoint = self.doc["inputs"].get("checkpoint_at")
+        out = []
+        for record in self.doc["steps"]:
+            t = record["t"]
+            if self.scheduled:
+                for group, lr in zip(opt.param_groups, record["lr"]):
+                    if torch.is_tensor(group["lr"]):
+                        group["lr"].fill_(float(lr))
+                    else:
+                        group["lr"] = float(lr)
+            grads = self.gradient(t)
+            for n, g in grads.items():
+                self.tensors[n].grad = self.to_grad(g)
+            step()
+            out.append({
+                "t": t,
+                "params": {n: p.detach().to("cpu", torch.float64).reshape(-1).tolist() for n, p in self.tensors.items()},
+                "state": self.read_state(opt),
+                "lr": [float(g["lr"]) for g in opt.param_groups],
+            })
+            if checkpoint == t:
+                opt, step = self.resume(opt)
+        return AdapterRun(out)
+
+    def resume(self, opt):
+        """Save the state_dict (through torch.save) and load it into a fresh optimizer."""
+        torch = self.torch
+        buffer = io.BytesIO()
+        torch.save(opt.state_dict(), buffer)
+        buffer.seek(0)
+        fresh = self.build()
+        fresh.load_state_dict(torch.load(buffer, weights_only=True))
+        return fresh, (self.compiled_step(fresh) if self.impl.code_path == "compiled" else fresh.step)
+
+    def compiled_step(self, opt):
+        torch = self.torch
+        torch._dynamo.reset()
+
+        @torch.compile(fullgraph=False)
+        def compiled():
+            opt.step()
+
+        return compiled
+
+
+def pyhyper(h) -> dict:
+    return {k: pyvalue(v) for k, v in h.items()}

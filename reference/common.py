@@ -35,3 +35,25 @@ def weight_decay(p: Tensor, g: Tensor, h, sem, ctx) -> tuple[Tensor, Tensor]:
     else:
         raise ValueError(f"unknown weight_decay semantics {mode!r}")
     return tmap(lambda pi: pi * factor, p), g
+
+
+def first_moment_value(m, g, beta1, form: str):
+    """One element of the ``first_moment`` axis, with w = 1 − β₁:
+
+    * ``mix``  — β₁·m + (1 − β₁)·g;
+    * ``lerp`` — torch.lerp(m, g, w): m + w·(g − m) for w < ½, else g − (g − m)·(1 − w).
+
+    Equal in exact arithmetic; with m = ±∞ and g finite, lerp gives ∞ − ∞ = NaN where mix stays ±∞.
+    """
+    if form == "mix":
+        return beta1 * m + (1 - beta1) * g
+    if form == "lerp":
+        w = 1 - beta1
+        return m + w * (g - m) if w < 0.5 else g - (g - m) * (1 - w)
+    raise ValueError(f"unknown first_moment {form!r}")
+
+
+def first_moment(m: Tensor, g: Tensor, beta1, sem) -> Tensor:
+    """m_t from m_{t−1} and g_t under the ``first_moment`` axis (see first_moment_value)."""
+    form = sem.first_moment
+    return tmap(lambda mi, gi: first_moment_value(mi, gi, beta1, form), m, g)

@@ -26,6 +26,7 @@ PROFILE_DIR = HERE / "profiles"
 AXES_FILE = HERE / "axes.toml"
 
 PROFILE_ORDER = ("spec", "torch", "optax", "keras", "tf_keras")
+NONFINITE = "@nonfinite"  # [active_when] value: the axis matters only for non-finite inputs
 HYPER_TYPES = ("real", "int", "bool", "choice", "list", "schedules")
 
 
@@ -307,12 +308,16 @@ class Algorithm:
     def semantics(self, profile: str = "spec") -> Namespace:
         return Namespace(self.profile(profile).semantics)
 
-    def axis_active(self, axis: str, hyper_values: list) -> bool:
+    def axis_active(self, axis: str, hyper_values: list, nonfinite_inputs: bool = True) -> bool:
         """An axis listed under ``[active_when]`` only matters when its hyperparameter is away
-        from its neutral value in some parameter group (weight decay with λ = 0 has no form)."""
+        from its neutral value in some parameter group (weight decay with λ = 0 has no form), or,
+        for ``"@nonfinite"``, when the inputs hold a NaN or an infinity (how a moment update
+        treats an infinite value)."""
         switch = self.active_when.get(axis)
         if switch is None:
             return True
+        if switch == NONFINITE:
+            return nonfinite_inputs
         h = self.hypers[switch]
         neutral = h.parse(h.neutral if h.neutral is not None else h.default)
         return any(values[switch] != neutral for values in hyper_values)
@@ -380,7 +385,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
         if body:
             raise UserError(f"{where}: profile {pname!r} has unknown keys {sorted(body)}")
     for axis_name, switch in raw.get("active_when", {}).items():
-        if axis_name not in alg_axes or switch not in hypers:
+        if axis_name not in alg_axes or (switch not in hypers and switch != NONFINITE):
             raise UserError(f"{where}: [active_when] {axis_name} = {switch!r} must name an axis and a hyperparameter")
     if "spec" not in profiles:
         raise UserError(f"{where}: every algorithm needs a 'spec' profile")

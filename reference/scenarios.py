@@ -195,7 +195,14 @@ class Case:
     def effective_semantics(self) -> dict:
         """The profile's semantics on the axes that matter for this case's hyperparameters."""
         hypers = [h for _, h in self.groups]
-        return {a: v for a, v in sorted(self.profile.semantics.items()) if self.algorithm.axis_active(a, hypers)}
+        nonfinite = self.has_nonfinite_inputs()
+        return {a: v for a, v in sorted(self.profile.semantics.items())
+                if self.algorithm.axis_active(a, hypers, nonfinite)}
+
+    def has_nonfinite_inputs(self) -> bool:
+        import mpmath
+
+        return any(not mpmath.isfinite(x) for step in (self.grads or []) for t in step.values() for x in t.data)
 
     def key(self) -> tuple:
         """Identity of the vector: cases with equal keys share one vector file."""

@@ -208,6 +208,9 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report or vector is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

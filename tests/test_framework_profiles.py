@@ -5,7 +5,10 @@ to the profile (with the profile's own defaults for ``defaults``, built from the
 defaults), and must match the reference under the *declared* semantics to within float64
 rounding.  Then, for every axis, every other value must be *excluded*: some scenario must
 separate it from the framework's trajectory.  That is what "confirmed numerically" means here: the
-declared value fits and the alternatives do not.
+declared value fits and the alternatives do not.  Where a driver can read a state entry (the first
+moment ``exp_avg``: ``drivers.Trajectory.states``), it is compared as well, for the declared value
+and the alternatives alike: some axes (``first_moment``) change only the state once the parameters
+are NaN either way.
 
 Runs when the framework is installed, skips cleanly (one reason line) when it is not.
 """
@@ -88,6 +91,29 @@ def optimizer_mismatch(case, fw_traj, ref_records) -> str | None:
     return None
 
 
+def state_mismatch(fw_traj, ref_records) -> str | None:
+    """First state element the driver read outside the float64 bound, at the scale of the entry's
+    exact value and its previous value, or None (also when the driver reads no state)."""
+    previous: dict = {}
+    for t, (states, rec) in enumerate(zip(getattr(fw_traj, "states", []), ref_records), 1):
+        for entry, per_param in states.items():
+            for n, got in per_param.items():
+                exact_tensor = rec.state.get(n, {}).get(entry)
+                if exact_tensor is None or not hasattr(exact_tensor, "data"):
+                    continue  # the reference keeps no such entry for this algorithm
+                got = got.reshape(-1)
+                for i, exact in enumerate(exact_tensor.data):
+                    before = previous.get((n, entry, i), 0)
+                    scale = (max(abs(float(exact)), abs(float(before)) if mpmath.isfinite(before) else 0.0)
+                             if mpmath.isfinite(exact) else 0.0)
+                    err = error_ulps(float(got[i]), exact, scale)
+                    if err > float64_bound(t):
+                        return (f"step {t} state {entry} of {n}[{i}]: framework {got[i]!r}, reference "
+                                f"{mpmath.nstr(exact, 17)} ({err:.3g} ulps > {float64_bound(t)})")
+                    previous[(n, entry, i)] = exact
+    return None
+
+
 def schedule_mismatch(fw, ref_records, base_lr) -> str | None:
     """Schedules: update k is step k + 1, at the scale max(|x_k|, |x_k-1|, |η|) (spec/tolerance.md)."""
     previous = abs(float(base_lr))
@@ -141,7 +167,7 @@ def test_profile_matches_framework(algorithm, profile):
         except NotImplementedError:
             continue
         _, records = _ref_params(case, rounding)
-        problem = (optimizer_mismatch(case, fw, records) if alg.kind == "optimizer"
+        problem = ((optimizer_mismatch(case, fw, records) or state_mismatch(fw, records)) if alg.kind == "optimizer"
                    else schedule_mismatch(fw, records, case.groups[0][1].lr))
         if problem:
             failures.append(f"{case.scenario}: {problem}")
@@ -159,13 +185,13 @@ def test_profile_matches_framework(algorithm, profile):
             excluded = False
             relevant = False
             for case, fw in runs:
-                if not alg.axis_active(axis, [h for _, h in case.groups]):
+                if not alg.axis_active(axis, [h for _, h in case.groups], case.has_nonfinite_inputs()):
                     continue
                 relevant = True
                 alt_case = _with_semantics(case, semantics)
                 _, records = _ref_params(alt_case, rounding)
-                problem = (optimizer_mismatch(case, fw, records) if alg.kind == "optimizer"
-                           else schedule_mismatch(fw, records, case.groups[0][1].lr))
+                problem = ((optimizer_mismatch(case, fw, records) or state_mismatch(fw, records))
+                           if alg.kind == "optimizer" else schedule_mismatch(fw, records, case.groups[0][1].lr))
                 if problem:
                     excluded = True
                     break

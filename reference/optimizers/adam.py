@@ -4,7 +4,8 @@ For each tensor, with g_t the gradient (negated first when ``maximize``), η_t t
 of this step, β₁, β₂, ε the hyperparameters and m₀ = v₀ = 0:
 
     (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
-    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix (common.py)
+        = torch.lerp(m_{t−1}, g_t, 1 − β₁)                ``first_moment`` = lerp
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²
     c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ          (c₁ = c₂ = 1 when ``bias_correction`` = off)
     u_t = (m_t/c₁) / (√(v_t/c₂) + ε)      ``eps_placement`` = std
@@ -12,11 +13,14 @@ of this step, β₁, β₂, ε the hyperparameters and m₀ = v₀ = 0:
         = (m_t/c₁) / √(v_t/c₂ + ε)        ``eps_placement`` = inside
     θ_t = θ − η_t u_t
 
+torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
+
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 """
 from __future__ import annotations
 
-from ..common import weight_decay
+from ..common import first_moment, weight_decay
 from ..numeric import div, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -44,7 +48,7 @@ def direction(m, v, t, h, sem):
 def step(p, g, state, h, sem, ctx):
     b1, b2 = h.beta1, h.beta2
     p, g = weight_decay(p, g, h, sem, ctx)
-    m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
     u = direction(m, v, ctx.t, h, sem)
     return tmap(lambda pi, ui: pi - h.lr * ui, p, u)

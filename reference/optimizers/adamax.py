@@ -4,7 +4,8 @@ For each tensor, with g_t the gradient (negated first when ``maximize``), η_t t
 of this step and m₀ = u₀ = 0:
 
     (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
-    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix (common.py)
+        = torch.lerp(m_{t−1}, g_t, 1 − β₁)                ``first_moment`` = lerp
     u_t = max(β₂ u_{t−1}, |g_t|)                          ``adamax_eps`` = outside_max
     u_t = max(β₂ u_{t−1}, |g_t| + ε)                      ``adamax_eps`` = inside_max
     θ_t = θ − (η_t/(1 − β₁ᵗ)) · m_t/(u_t + ε)             ``adamax_eps`` = outside_max
@@ -13,11 +14,14 @@ of this step and m₀ = u₀ = 0:
 The paper has no ε (ε = 0 makes the two placements the same equations); u_t needs no bias
 correction (the paper, end of §7.1). max propagates NaN.
 
+torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
+
 State: ``exp_avg`` = m_t, ``exp_inf`` = u_t.
 """
 from __future__ import annotations
 
-from ..common import weight_decay
+from ..common import first_moment, weight_decay
 from ..numeric import div, fmax
 from ..tensor import tmap, zeros_like
 
@@ -30,7 +34,7 @@ def step(p, g, state, h, sem, ctx):
     b1, b2, eps = h.beta1, h.beta2, h.eps
     inside = sem.adamax_eps == "inside_max"
     p, g = weight_decay(p, g, h, sem, ctx)
-    m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     u = state["exp_inf"] = tmap(lambda ui, gi: fmax(b2 * ui, abs(gi) + (eps if inside else 0)),
                                 state["exp_inf"], g)
     c1 = 1 - h.get("power_beta1", b1) ** ctx.t

@@ -4,7 +4,8 @@ For each tensor, with g_t the gradient (negated first when ``maximize``), η_t t
 of this step and m₀ = v₀ = v̄₀ = 0:
 
     (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
-    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix (common.py)
+        = torch.lerp(m_{t−1}, g_t, 1 − β₁)                ``first_moment`` = lerp
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²
     c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ
     axis ``amsgrad_form``:
@@ -25,12 +26,15 @@ feasible set omitted (unconstrained).
 Its analysis uses α_t = α/√t and β₁ₜ ≤ β₁; here α_t is the (possibly scheduled) learning rate and
 β₁ is constant, as in practice and in every implementation.
 
+torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
+
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t, ``max_exp_avg_sq`` = v̄_t (the maximum of the raw
 v_t under raw_v, of the bias-corrected v_t/c₂ under v_hat).
 """
 from __future__ import annotations
 
-from ..common import weight_decay
+from ..common import first_moment, weight_decay
 from ..numeric import div, fmax, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -43,7 +47,7 @@ def step(p, g, state, h, sem, ctx):
     b1, b2, eps, t = h.beta1, h.beta2, h.eps, ctx.t
     form = sem.amsgrad_form
     p, g = weight_decay(p, g, h, sem, ctx)
-    m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
     c1, c2 = 1 - h.get("power_beta1", b1) ** t, 1 - h.get("power_beta2", b2) ** t
     if form == "v_hat":

@@ -4,7 +4,7 @@ For each tensor θ (one "layer"), with g_t the gradient, η_t the learning rate 
 β₁, β₂, ε, λ the hyperparameters and m₀ = v₀ = 0:
 
     θ ← θ(1 − η_t λ)                      only when ``trust_weight_decay`` = decoupled_lr (Keras)
-    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t       ``first_moment`` = mix; lerp: m + (1 − β₁)(g − m) (Keras)
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²
     r_t = (m_t/c₁) / (√(v_t/c₂) + ε)      Adam's direction: axes ``eps_placement``, ``bias_correction``
     u_t = r_t + λθ                        ``trust_weight_decay`` = in_update (the paper, optax)
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import mpmath
 
+from ..common import first_moment
 from ..numeric import div, mul
 from ..tensor import norm, tmap, zeros_like
 from .adam import direction
@@ -47,7 +48,7 @@ def step(p, g, state, h, sem, ctx):
     b1, b2, lam = h.beta1, h.beta2, h.weight_decay
     if sem.trust_weight_decay == "decoupled_lr" and lam != 0:
         p = tmap(lambda pi: pi * (1 - ctx.lr * lam), p)
-    m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
     r = direction(m, v, ctx.t, h, sem)
     if sem.trust_weight_decay == "in_update":

@@ -8,12 +8,16 @@ of this step, ψ the momentum decay, m₀ = v₀ = 0 and Π₀ = 1:
     μ_t = β₁ (1 − ½ · 0.96^{t})                          ``nadam_momentum`` = unscaled (Keras 3)
     μ_t = β₁                                             ``nadam_momentum`` = constant (optax)
     Π_t = Π_{t−1} μ_t
-    m_t = β₁ m_{t−1} + (1 − β₁) g_t
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix (common.py)
+        = torch.lerp(m_{t−1}, g_t, 1 − β₁)                ``first_moment`` = lerp
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²
     m̄_t = (1 − μ_t) g_t / (1 − Π_t) + μ_{t+1} m_t / (1 − Π_t μ_{t+1})
     θ_t = θ − η_t m̄_t / (√(v_t/(1 − β₂ᵗ)) + ε)
 
 With μ_t = β₁ the products are Π_t = β₁ᵗ and m̄_t = (1 − β₁)g_t/(1 − β₁ᵗ) + β₁m_t/(1 − β₁^{t+1}).
+
+torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
 
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t, ``mu_product`` = Π_t (a scalar; it is the same for
 every tensor).  A declared precision effect ``mu_product`` rounds Π_t to a format after every
@@ -22,7 +26,7 @@ and multiplies it in place by the Python float μ_t).
 """
 from __future__ import annotations
 
-from ..common import weight_decay
+from ..common import first_moment, weight_decay
 from ..numeric import div, mpf, round_to, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -65,7 +69,7 @@ def step(p, g, state, h, sem, ctx):
     state["mu_product"] = prod
     prod_next = prod * mu_next
     a1, a2 = _fl(b1, h.get("moments")), _fl(b2, h.get("moments"))
-    m = state["exp_avg"] = tmap(lambda mi, gi: a1 * mi + (1 - a1) * gi, state["exp_avg"], g)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, a1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: a2 * vi + (1 - a2) * gi * gi, state["exp_avg_sq"], g)
     c2 = 1 - h.get("power_beta2", b2) ** t
     cg, cm = (1 - mu) / (1 - prod), mu_next / (1 - prod_next)

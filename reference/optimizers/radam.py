@@ -4,7 +4,7 @@ For each tensor, with g_t the gradient (negated first when ``maximize``), η_t t
 of this step, β₁, β₂, ε the hyperparameters, m₀ = v₀ = 0 and ρ_∞ = 2/(1 − β₂) − 1:
 
     (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
-    m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix
+    m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix (common.py)
         = m_{t−1} + w (g_t − m_{t−1})  if w < ½,  g_t − (g_t − m_{t−1})(1 − w)  otherwise,
           w = 1 − β₁                                     ``first_moment`` = lerp (torch.lerp)
     v_t = β₂ v_{t−1} + (1 − β₂) g_t²
@@ -30,7 +30,7 @@ State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 """
 from __future__ import annotations
 
-from ..common import weight_decay
+from ..common import first_moment, weight_decay
 from ..numeric import div, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -53,22 +53,13 @@ def rectification(rho_t, rho_inf):
     return sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
 
 
-def first_moment(m, g, b1, form):
-    if form == "mix":
-        return b1 * m + (1 - b1) * g
-    if form == "lerp":
-        w = 1 - b1
-        return m + w * (g - m) if w < 0.5 else g - (g - m) * (1 - w)
-    raise ValueError(f"unknown first_moment {form!r}")
-
-
 def step(p, g, state, h, sem, ctx):
     b1, b2, t = h.beta1, h.beta2, ctx.t
     rho_inf, rho_t = rho(t, b2)
     tractable = THRESHOLDS[sem.rectify_threshold](rho_t)
     p_in = p
     p, g = weight_decay(p, g, h, sem, ctx)
-    m = state["exp_avg"] = tmap(lambda mi, gi: first_moment(mi, gi, b1, sem.first_moment), state["exp_avg"], g)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
     if tractable:
         r = rectification(rho_t, rho_inf)

@@ -8,12 +8,16 @@ optimizer's step count (it advances on every step, present rows or not) and m₀
     P_t = {rows r : g_t[r] ≠ 0}                           ``sparse_update`` = lazy
         = all rows                                        ``sparse_update`` = dense
     for the elements i of the rows in P_t (every other element keeps θ, m, v unchanged):
-        m_t = β₁ m_{t−1} + (1 − β₁) g_t
+        m_t = β₁ m_{t−1} + (1 − β₁) g_t                   ``first_moment`` = mix (common.py)
+            = torch.lerp(m_{t−1}, g_t, 1 − β₁)            ``first_moment`` = lerp
         v_t = β₂ v_{t−1} + (1 − β₂) g_t²
         c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ
         u_t = (m_t/c₁) / (√(v_t/c₂) + ε)                  ``eps_placement`` = std
             = (√c₂/c₁) · m_t / (√v_t + ε)                 ``eps_placement`` = hat
         θ_t = θ − η_t u_t
+
+torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
 
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+from ..common import first_moment_value
 from ..numeric import div, sqrt
 from ..tensor import Tensor, zeros_like
 
@@ -48,7 +53,7 @@ def step(p, g, state, h, sem, ctx):
         if not keep:
             continue
         gi = g.data[i]
-        m[i] = b1 * m[i] + (1 - b1) * gi
+        m[i] = first_moment_value(m[i], gi, b1, sem.first_moment)
         v[i] = b2 * v[i] + (1 - b2) * gi * gi
         if sem.eps_placement == "std":
             u = div(m[i] / c1, sqrt(v[i] / c2) + eps)

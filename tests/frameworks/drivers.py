@@ -3,7 +3,8 @@
 Each driver builds the framework's optimizer (or schedule) from the profile's data — ``api``,
 ``names`` (canonical → framework names; ``betas[0]`` style indices assemble tuples), ``required``
 — feeds the case's gradients and learning rates, and returns the parameters after every step as
-float64 numpy arrays (schedules: the learning rate of every update).  Where a framework needs more
+float64 numpy arrays (schedules: the learning rate of every update), with the first-moment state
+``exp_avg`` where the driver can read it (``Trajectory.states``).  Where a framework needs more
 than a renaming, ``tests/frameworks/hooks/<algorithm>.py`` supplies it:
 
 * ``torch_kwargs(h, profile) -> dict`` / ``optax_kwargs`` / ``keras_kwargs``: replace the renaming;
@@ -25,6 +26,16 @@ import re
 import numpy as np
 
 _INDEX = re.compile(r"^(\w+)\[(\d+)\]$")
+
+
+class Trajectory(list):
+    """The parameters after every step (a list, as before), plus ``states``: per step, the state
+    entries the driver can read, {canonical entry: {parameter: float64 array}} (only ``exp_avg``
+    for now; empty where the driver cannot read it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.states: list[dict] = []
 
 
 def hooks(algorithm: str):
@@ -117,7 +128,7 @@ def torch_run(alg, profile, case, defaults_only=False):
     opt = cls(groups, **(ctor(case.groups[0][1], profile, defaults_only) if ctor else {}))
     lrs = case_lrs(case)
     convert = _hook(alg.name, "torch_grad")
-    out = []
+    out = Trajectory()
     for t, step in enumerate(grads):
         if lrs is not None:
             for gi, group in enumerate(opt.param_groups):
@@ -127,16 +138,25 @@ def torch_run(alg, profile, case, defaults_only=False):
             tensors[n].grad = convert(grad, n) if convert else grad
         opt.step()
         out.append({n: p.detach().numpy().copy() for n, p in tensors.items()})
+        out.states.append(_torch_state(opt, tensors, profile))
     return out
 
 
-def torch_schedule_run(alg, profile, h, steps):
-    import torch
+def _torch_state(opt, tensors, profile) -> dict:
+    name = profile.state_names.get("exp_avg")
+    if not name or not all(name in opt.state.get(p, {}) for p in tensors.values()):
+        return {}
+    return {"exp_avg": {n: opt.state[p][name].detach().to_dense().numpy().copy() for n, p in tensors.items()}}
 
-    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = torch.optim.SGD([p], lr=float(h.lr))
+
+def torch_schedule_run(alg, profile, h, steps):
+    # the builders live in the torch adapter (one place); a hook may still wrap them (reduce_on_plateau
+    # feeds its metric stream)
+    from optconform.adapters import torch_schedules
+
+    opt = torch_schedules.make_optimizer(h)
     build = _hook(alg.name, "torch_schedule")
-    sched = build(opt, h, profile) if build else _resolve(profile.api)(opt, **renamed_kwargs(h, profile))
+    sched = build(opt, h, profile) if build else torch_schedules.build(opt, alg.name, h, profile)
     out = []
     for _ in range(steps):
         out.append(opt.param_groups[0]["lr"])
@@ -172,13 +192,28 @@ def optax_run(alg, profile, case, defaults_only=False):
     tx = _resolve(profile.api)(**kwargs)
     p = {n: jnp.asarray(a) for n, a in params.items()}
     state = tx.init(p)
-    out = []
+    out = Trajectory()
     for step in grads:
         g = {n: jnp.asarray(a) for n, a in step.items()}
         updates, state = tx.update(g, state, p)
         p = jax.tree_util.tree_map(lambda x, u: x + u, p, updates)
         out.append({n: np.asarray(x, dtype=np.float64).copy() for n, x in p.items()})
+        out.states.append(_optax_state(state, profile))
     return out
+
+
+def _optax_state(state, profile) -> dict:
+    """exp_avg from the first state node with the profile's field name (``mu``) holding the parameters."""
+    name = profile.state_names.get("exp_avg")
+    nodes = [state]
+    while nodes:
+        node = nodes.pop(0)
+        value = getattr(node, name, None) if name and hasattr(node, "_fields") else None
+        if isinstance(value, dict):
+            return {"exp_avg": {n: np.asarray(x, dtype=np.float64).copy() for n, x in value.items()}}
+        if isinstance(node, tuple):
+            nodes.extend(node)
+    return {}
 
 
 def optax_schedule_run(alg, profile, h, steps):
@@ -244,12 +279,25 @@ def keras_run(alg, profile, case, defaults_only=False):
 
         variables = {n: tf.Variable(a, dtype=tf.float64) for n, a in params.items()}
     names = list(variables)
-    out = []
+    out = Trajectory()
     for step in grads:
         opt.apply_gradients([(np.asarray(step[n]), variables[n]) for n in names]) if module.__name__ == "keras" else \
             opt.apply_gradients([(__import__("tensorflow").constant(step[n], dtype="float64"), variables[n]) for n in names])
         out.append({n: np.asarray(variables[n].numpy(), dtype=np.float64).copy() for n in names})
+        out.states.append(_keras_state(opt, module, variables))
     return out
+
+
+def _keras_state(opt, module, variables) -> dict:
+    """exp_avg from the optimizer's first-moment slots (``_momentums``; Adamax ``_m``)."""
+    slots = getattr(opt, "_momentums", None) or getattr(opt, "_m", None)
+    if not slots:
+        return {}
+    if module.__name__ == "keras":
+        index = {n: opt._get_variable_index(v) for n, v in variables.items()}
+    else:
+        index = {n: opt._index_dict[opt._var_key(v)] for n, v in variables.items()}
+    return {"exp_avg": {n: np.asarray(slots[i].numpy(), dtype=np.float64).copy() for n, i in index.items()}}
 
 
 def keras_schedule_run(alg, profile, h, steps):

@@ -72,7 +72,7 @@ def test_std_and_hat_agree_without_eps():
 
 
 def test_lerp_equals_mix_for_finite_values_and_differs_at_infinity():
-    from optconform.reference.optimizers.radam import first_moment
+    from optconform.reference.common import first_moment_value as first_moment
     for b1 in (mpmath.mpf("0.875"), mpmath.mpf("0.25")):
         assert close(first_moment(mpmath.mpf(3), mpmath.mpf("0.5"), b1, "lerp"),
                      first_moment(mpmath.mpf(3), mpmath.mpf("0.5"), b1, "mix"))

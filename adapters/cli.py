@@ -220,6 +220,119 @@ def _json_hyper(v, digits):
         return encode_hyper(v)
 
 
+# --- check ------------------------------------------------------------------------------------
+
+
+def _environment() -> dict:
+    import platform
+
+    return {"python": platform.python_version(), "platform": platform.platform(), "optconform": __version__}
+
+
+def cmd_check(args) -> int:
+    from optconform.reference.numeric import DTYPES
+    from optconform.reference.vectors import default_vector_dir
+
+    from .harness import Selection, VectorCache, plan, run_case
+    from .registry import known_names, load
+
+    for d in args.dtype or []:
+        if d not in DTYPES:
+            raise UserError(f"{PROG} check: unknown dtype {d!r}; choose from {', '.join(DTYPES)}")
+    directory = Path(args.vectors) if args.vectors else default_vector_dir()
+    vectors = VectorCache(directory)
+    explicit = bool(args.adapter)
+    names = args.adapter or known_names()
+    selection = Selection(algorithms=tuple(args.only or ["*"]), scenarios=tuple(args.scenario or ["*"]),
+                          code_paths=tuple(args.code_path or ["*"]), dtypes=tuple(args.dtype or ()),
+                          devices=tuple(args.device or ()))
+    adapters_info = {}
+    work = []
+    for name in names:
+        adapter = load(name)
+        ok, reason = adapter.available()
+        adapters_info[adapter.name] = {"framework": getattr(adapter, "framework", adapter.name), "available": ok,
+                                       "reason": reason, "version": adapter.version() if ok else None}
+        if not ok:
+            if explicit:
+                raise UserError(f"{PROG} check: adapter {adapter.name} is unavailable: {reason}")
+            print(f"adapter {adapter.name}: unavailable ({reason}); skipped", file=sys.stderr)
+            continue
+        work += [(adapter, case) for case in plan(adapter, directory, selection, vectors.manifest)]
+    if not work:
+        raise UserError(f"{PROG} check: the selection matches no case (adapters: {', '.join(names)}; "
+                        f"--only {' '.join(selection.algorithms)}); see '{PROG} list'")
+    start = time.perf_counter()
+    results = []
+    progress = _progress(len(work), quiet=args.quiet)
+    with progress as bar:
+        task = bar.add_task("checking", total=len(work)) if bar else None
+        for adapter, case in work:
+            results.append(run_case(adapter, case, vectors))
+            if bar:
+                bar.update(task, advance=1, description=f"{case.algorithm} {case.impl.code_path} {case.impl.dtype}")
+    elapsed = time.perf_counter() - start
+    counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
+    summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "adapters": adapters_info,
+               "environment": _environment(), "vectors": str(directory)}
+    for adapter, _ in work[:1]:
+        if hasattr(adapter, "environment"):
+            summary["environment"].update(adapter.environment())
+    cases = [r.as_json() for r in results]
+    if args.json:
+        from optconform.reference.vectors import atomic_write
+
+        atomic_write(Path(args.json), (json.dumps({"cases": cases, "summary": summary}, indent=1) + "\n").encode())
+    if args.junit:
+        from .report_junit import write_junit
+
+        write_junit(args.junit, cases, summary)
+    if args.html:
+        from .report_html import write_html
+
+        write_html(args.html, cases, summary)
+    _print_summary(results, summary)
+    return 1 if counts["fail"] or counts["error"] else 0
+
+
+class _NoProgress:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress(total, quiet):
+    if quiet or not sys.stderr.isatty():
+        return _NoProgress()
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    except ImportError:
+        return _NoProgress()
+    return Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def _print_summary(results, summary) -> None:
+    rows: dict = {}
+    for r in results:
+        key = (r.adapter, r.algorithm)
+        rows.setdefault(key, {"pass": 0, "fail": 0, "error": 0, "skip": 0})[r.verdict] += 1
+    width = max((len(f"{a} {g}") for a, g in rows), default=10)
+    print(f"{'adapter algorithm':<{width}}  {'pass':>6} {'fail':>6} {'error':>6} {'skip':>6}")
+    for (adapter, algorithm), c in sorted(rows.items()):
+        print(f"{adapter + ' ' + algorithm:<{width}}  {c['pass']:>6} {c['fail']:>6} {c['error']:>6} {c['skip']:>6}")
+    bad = [r for r in results if r.verdict in ("fail", "error")]
+    for r in bad[:20]:
+        print(f"{r.verdict.upper()} {r.id}: {r.message}")
+    if len(bad) > 20:
+        print(f"... and {len(bad) - 20} more (see --json / --html)")
+    print(f"{summary['total']} cases: {summary['pass']} passed, {summary['fail']} failed, {summary['error']} errors, "
+          f"{summary['skip']} skipped in {summary['seconds']:.1f} s")
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -297,6 +410,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=int, default=40, metavar="D", help="significant digits (default 40)")
     p.add_argument("--dps", type=int, default=None, metavar="D", help="working precision in digits")
     p.set_defaults(func=cmd_trajectory)
+
+    p = sub.add_parser("check", help="check implementations against the vectors",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_fmt("""
+                           Run every selected adapter (default: every installed one) over the golden
+                           vectors of the profiles it declares, and check each case — vector x code
+                           path x device x dtype — under spec/tolerance.md. Exit status: 0 everything
+                           conforms (or matches its declared profile), 1 a case failed or raised, 2 the
+                           command could not run.
+                           """),
+                       epilog=_fmt("""
+                           examples:
+                             optconform check                              # every installed adapter
+                             optconform check --adapter torch --only 'adam*' --dtype float32
+                             optconform check --adapter torch --code-path fused --junit report.xml
+                             optconform check --adapter my_pkg.conformance:MyAdapter --html report.html
+                             optconform check --json results.json --scenario tiny_grad
+                           """))
+    p.add_argument("--adapter", action="append", metavar="NAME", help="adapter name or module:attr (repeatable)")
+    p.add_argument("--only", action="append", metavar="GLOB", help="algorithms matching GLOB (repeatable)")
+    p.add_argument("--scenario", action="append", metavar="GLOB", help="scenarios matching GLOB (repeatable)")
+    p.add_argument("--code-path", action="append", metavar="GLOB", help="code paths matching GLOB (repeatable)")
+    p.add_argument("--dtype", action="append", metavar="D", help="float64, float32, bfloat16 or float16 (repeatable)")
+    p.add_argument("--device", action="append", metavar="D", help="cpu or cuda (repeatable)")
+    p.add_argument("--json", metavar="FILE", help="write {cases, summary} as JSON")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--vectors", metavar="DIR", help="vector folder (default: the shipped vectors)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_check)
     return parser
 
 

@@ -1,22 +1,12 @@
-"""Building registry child schedules (lambda_lr, multiplicative) in torch and optax, for sequential/chained."""
+"""Building registry child schedules (lambda_lr, multiplicative) in optax, for sequential.
+
+(torch children are built by optconform.adapters.torch_schedules.child.)
+"""
 from __future__ import annotations
 
 import math
 
-from tests.frameworks.hooks.lambda_lr import lr_lambda
-
-
-def torch_child(optimizer, table):
-    import torch
-
-    S = torch.optim.lr_scheduler
-    h = table.get("hyper", {})
-    f = lr_lambda(h["fn"], h["c"])
-    if table["algorithm"] == "lambda_lr":
-        return S.LambdaLR(optimizer, lr_lambda=f)
-    if table["algorithm"] == "multiplicative":
-        return S.MultiplicativeLR(optimizer, lr_lambda=f)
-    raise NotImplementedError(f"no torch child for {table['algorithm']}")
+from optconform.adapters.torch_schedules import lr_lambda
 
 
 def optax_child(lr, table):

@@ -11,26 +11,8 @@ precision effect.
 """
 from __future__ import annotations
 
-
-def declared_default(profile, name):
-    from optconform.reference.model import get
-
-    hyper = get(profile.algorithm).hypers[name]
-    return hyper.parse(profile.defaults.get(name, hyper.default))
-
-
-def pyval(v):
-    if isinstance(v, (bool, int, str)):
-        return v
-    return float(v)
-
-
-def optional(h, profile, mapping, convert=None):
-    out = {}
-    for canonical, fw_name in mapping.items():
-        if h[canonical] != declared_default(profile, canonical):
-            out[fw_name] = (convert or {}).get(canonical, pyval)(h[canonical])
-    return out
+# one definition, shared with the torch schedule builders (adapters/torch_schedules.py)
+from optconform.adapters.torch_schedules import declared_default, optional, pyval  # noqa: F401
 
 
 def f64(x):

@@ -1,11 +1,11 @@
 """Framework hooks for constant (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda k: 1.0)
+    return torch_schedules.build(optimizer, "constant", h, profile)
 
 
 def keras_schedule(module, h, profile):

@@ -1,14 +1,13 @@
 """Framework hooks for cosine (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 from ._schedule_common import f64, optional
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(h.total_steps),
-                                                      **optional(h, profile, {"eta_min": "eta_min"}))
+    return torch_schedules.build(optimizer, "cosine", h, profile)
 
 
 def optax_schedule(h, profile):

@@ -1,6 +1,8 @@
 """Framework hooks for cosine_restarts (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 from ._schedule_common import f64, optional
 
 
@@ -11,11 +13,7 @@ def _int(x):
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-        optimizer, T_0=int(h.first_cycle),
-        **optional(h, profile, {"t_mult": "T_mult", "eta_min": "eta_min"}, convert={"t_mult": _int}))
+    return torch_schedules.build(optimizer, "cosine_restarts", h, profile)
 
 
 def optax_schedule(h, profile):

@@ -1,13 +1,13 @@
 """Framework hooks for exponential (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 from ._schedule_common import f64
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(h.gamma))
+    return torch_schedules.build(optimizer, "exponential", h, profile)
 
 
 def optax_schedule(h, profile):

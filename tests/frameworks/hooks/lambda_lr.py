@@ -1,16 +1,10 @@
 """Framework hooks for lambda_lr (see tests/frameworks/drivers.py): f(k) as a Python float function."""
 from __future__ import annotations
 
-import math
+from optconform.adapters import torch_schedules
 
-
-def lr_lambda(fn, c):
-    c = float(c)
-    return {"constant": lambda k: c, "power": lambda k: c ** k, "inverse": lambda k: 1.0 / (1.0 + c * k),
-            "inverse_sqrt": lambda k: 1.0 / math.sqrt(1.0 + c * k)}[fn]
+lr_lambda = torch_schedules.lr_lambda  # f(k) as a Python float function (shared with optax)
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lr_lambda(h.fn, h.c))
+    return torch_schedules.build(optimizer, "lambda_lr", h, profile)

@@ -1,15 +1,13 @@
 """Framework hooks for linear_warmup (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-from ._schedule_common import f64, optional
+from optconform.adapters import torch_schedules
+
+from ._schedule_common import f64
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    cls = torch.optim.lr_scheduler.LinearLR if h.shape == "linear" else torch.optim.lr_scheduler.ConstantLR
-    start = "start_factor" if h.shape == "linear" else "factor"
-    return cls(optimizer, **optional(h, profile, {"warmup_start": start, "warmup_steps": "total_iters"}))
+    return torch_schedules.build(optimizer, "linear_warmup", h, profile)
 
 
 def optax_schedule(h, profile):

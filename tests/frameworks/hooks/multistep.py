@@ -1,16 +1,13 @@
 """Framework hooks for multistep (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-from collections import Counter
+from optconform.adapters import torch_schedules
 
-from ._schedule_common import optional
+from collections import Counter
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[int(m) for m in h.milestones],
-                                                **optional(h, profile, {"gamma": "gamma"}))
+    return torch_schedules.build(optimizer, "multistep", h, profile)
 
 
 def optax_schedule(h, profile):

@@ -1,36 +1,11 @@
 """Framework hooks for one_cycle (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-import math
-
-from tests.frameworks.drivers import renamed_kwargs
-
-
-class _StopsAtRaise:
-    """Wraps torch's OneCycleLR: once ``step()`` raises (update index > total_steps), the learning
-    rate reads +inf, which no continuing reference can match (the reference stops there)."""
-
-    def __init__(self, sched, optimizer):
-        self.sched, self.optimizer, self.raised = sched, optimizer, False
-
-    def step(self):
-        if self.raised:
-            return
-        try:
-            self.sched.step()
-        except ValueError as exc:
-            if "Tried to step" not in str(exc):
-                raise
-            self.raised = True
-            for group in self.optimizer.param_groups:
-                group["lr"] = math.inf
+from optconform.adapters import torch_schedules
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, **renamed_kwargs(h, profile))
-    return _StopsAtRaise(sched, optimizer)
+    return torch_schedules.build(optimizer, "one_cycle", h, profile)
 
 
 def optax_schedule(h, profile):

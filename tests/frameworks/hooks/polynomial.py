@@ -1,14 +1,13 @@
 """Framework hooks for polynomial (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 from ._schedule_common import f64, optional
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.PolynomialLR(
-        optimizer, **optional(h, profile, {"total_steps": "total_iters", "power": "power"}))
+    return torch_schedules.build(optimizer, "polynomial", h, profile)
 
 
 def optax_schedule(h, profile):

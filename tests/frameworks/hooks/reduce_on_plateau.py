@@ -16,30 +16,11 @@ def _metrics():
     return [float(m) for m in get("reduce_on_plateau").impl.metrics(STREAM)]
 
 
-class _Replay:
-    """torch: step() passes the next metric to ReduceLROnPlateau.step(metric)."""
-
-    def __init__(self, sched):
-        self.sched, self.metrics, self.j = sched, _metrics(), 0
-
-    def step(self):
-        self.sched.step(self.metrics[self.j])
-        self.j += 1
-
-
 def torch_schedule(optimizer, h, profile):
-    import torch
+    """torch: step() passes the next metric to ReduceLROnPlateau.step(metric)."""
+    from optconform.adapters import torch_schedules
 
-    if h.atol == 0:
-        mode, threshold = "rel", float(h.rtol)
-    elif h.rtol == 0:
-        mode, threshold = "abs", float(h.atol)
-    else:
-        raise NotImplementedError("torch has one threshold mode at a time")
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode=h.mode, factor=float(h.factor), patience=int(h.patience), threshold=threshold,
-        threshold_mode=mode, cooldown=int(h.cooldown), min_lr=float(h.min_lr), eps=float(h.eps))
-    return _Replay(sched)
+    return torch_schedules.build(optimizer, "reduce_on_plateau", h, profile, metrics=_metrics())
 
 
 def optax_schedule(h, profile):

@@ -1,14 +1,13 @@
 """Framework hooks for sequential (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-from tests.frameworks.hooks._children import optax_child, torch_child
+from optconform.adapters import torch_schedules
+
+from tests.frameworks.hooks._children import optax_child
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    children = [torch_child(optimizer, t) for t in h.children]
-    return torch.optim.lr_scheduler.SequentialLR(optimizer, children, milestones=[int(m) for m in h.milestones])
+    return torch_schedules.build(optimizer, "sequential", h, profile)
 
 
 def optax_schedule(h, profile):

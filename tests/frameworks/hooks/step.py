@@ -1,14 +1,13 @@
 """Framework hooks for step (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-from ._schedule_common import f64, optional
+from optconform.adapters import torch_schedules
+
+from ._schedule_common import f64
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(h.step_size),
-                                           **optional(h, profile, {"gamma": "gamma"}))
+    return torch_schedules.build(optimizer, "step", h, profile)
 
 
 def optax_schedule(h, profile):

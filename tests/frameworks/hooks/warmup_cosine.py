@@ -1,20 +1,13 @@
 """Framework hooks for warmup_cosine (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 from ._schedule_common import f64
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    W, T = int(h.warmup_steps), int(h.total_steps)
-    lr, start = float(h.lr), float(h.warmup_start)
-    if start > 0:
-        warm = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start / lr, total_iters=W)
-    else:  # LinearLR requires start_factor > 0: a warmup from 0 is LambdaLR (as transformers builds it)
-        warm = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda k: k / W if k < W else 1.0)
-    cos = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=T - W, eta_min=float(h.eta_min))
-    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, cos], milestones=[W])
+    return torch_schedules.build(optimizer, "warmup_cosine", h, profile)
 
 
 def optax_schedule(h, profile):

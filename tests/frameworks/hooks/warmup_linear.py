@@ -1,15 +1,11 @@
 """Framework hooks for warmup_linear (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    S = torch.optim.lr_scheduler
-    W, T = int(h.warmup_steps), int(h.total_steps)
-    warm = S.LambdaLR(optimizer, lambda k: k / W)
-    decay = S.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=T - W)
-    return S.SequentialLR(optimizer, [warm, decay], milestones=[W])
+    return torch_schedules.build(optimizer, "warmup_linear", h, profile)
 
 
 def optax_schedule(h, profile):

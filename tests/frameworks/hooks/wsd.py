@@ -1,6 +1,8 @@
 """Framework hooks for wsd (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
+from optconform.adapters import torch_schedules
+
 
 def _lengths(h):
     W, D, T = int(h.warmup_steps), int(h.decay_steps), int(h.total_steps)
@@ -8,19 +10,7 @@ def _lengths(h):
 
 
 def torch_schedule(optimizer, h, profile):
-    import torch
-
-    S_ = torch.optim.lr_scheduler
-    W, S, D = _lengths(h)
-    lr, r = float(h.lr), float(h.min_lr_ratio)
-    if h.decay_shape == "cosine":
-        decay = S_.CosineAnnealingLR(optimizer, T_max=D, eta_min=r * lr)
-    elif h.decay_shape == "linear":
-        decay = S_.LinearLR(optimizer, start_factor=1.0, end_factor=r, total_iters=D)
-    else:
-        raise NotImplementedError("torch has no 1-sqrt scheduler")
-    children = [S_.LambdaLR(optimizer, lambda k: k / W), S_.ConstantLR(optimizer, factor=1.0, total_iters=S), decay]
-    return S_.SequentialLR(optimizer, children, milestones=[W, W + S])
+    return torch_schedules.build(optimizer, "wsd", h, profile)
 
 
 def optax_schedule(h, profile):

@@ -1,0 +1,102 @@
+"""A pytest plugin: run optconform's conformance cases from any project's own test suite.
+
+Enable it (``-p optconform.adapters.pytest_plugin`` on the command line, or
+``pytest_plugins = ["optconform.adapters.pytest_plugin"]`` in a conftest) and write one test::
+
+    def test_optconform(optconform_case):
+        optconform_case.check()
+
+then name the adapter: ``pytest --optconform-adapter my_port.conformance:MyAdapter``
+(repeatable; built-in names such as ``torch`` work too). Each case becomes one test with a
+readable id, e.g. ``adam-spec-tiny_grad-torch-fused-cpu-float32``. Narrow the matrix with
+``--optconform-only GLOB`` (algorithms), ``--optconform-scenario GLOB``, ``--optconform-code-path
+GLOB``, ``--optconform-dtype D``, and use another vector set with ``--optconform-vectors DIR``.
+A case whose verdict is ``skip`` is reported as skipped with its reason; ``fail`` and ``error``
+fail the test with the checker's message.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from optconform.reference.errors import UserError
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("optconform", "optconform conformance cases")
+    group.addoption("--optconform-adapter", action="append", default=[], metavar="NAME",
+                    help="adapter name or module:attr whose cases become tests (repeatable)")
+    group.addoption("--optconform-only", action="append", default=[], metavar="GLOB", help="algorithms")
+    group.addoption("--optconform-scenario", action="append", default=[], metavar="GLOB", help="scenarios")
+    group.addoption("--optconform-code-path", action="append", default=[], metavar="GLOB", help="code paths")
+    group.addoption("--optconform-dtype", action="append", default=[], metavar="D", help="dtypes")
+    group.addoption("--optconform-vectors", default=None, metavar="DIR", help="vector folder")
+
+
+def pytest_configure(config):
+    """Name errors in --optconform-adapter are usage errors, reported before collection."""
+    from .registry import load
+
+    for name in config.getoption("--optconform-adapter", default=[]) or []:
+        try:
+            load(name)
+        except UserError as exc:
+            raise pytest.UsageError(f"optconform: {exc}") from None
+
+
+class ConformanceCase:
+    """One case: ``run()`` gives the checker's result, ``check()`` asserts conformance."""
+
+    def __init__(self, adapter, case, vectors):
+        self.adapter, self.case, self.vectors = adapter, case, vectors
+
+    @property
+    def id(self) -> str:
+        return self.case.id
+
+    def run(self):
+        from .harness import run_case
+
+        return run_case(self.adapter, self.case, self.vectors)
+
+    def check(self):
+        result = self.run()
+        if result.verdict == "skip":
+            pytest.skip(result.message)
+        if result.verdict != "pass":
+            pytest.fail(f"{result.id}: {result.verdict}: {result.message}", pytrace=False)
+        return result
+
+
+def conformance_cases(config, default_adapters=()) -> list:
+    from optconform.reference.vectors import default_vector_dir
+
+    from .harness import Selection, VectorCache, plan
+    from .registry import load
+
+    names = config.getoption("--optconform-adapter") or list(default_adapters)
+    directory = Path(config.getoption("--optconform-vectors") or default_vector_dir())
+    selection = Selection(algorithms=tuple(config.getoption("--optconform-only") or ["*"]),
+                          scenarios=tuple(config.getoption("--optconform-scenario") or ["*"]),
+                          code_paths=tuple(config.getoption("--optconform-code-path") or ["*"]),
+                          dtypes=tuple(config.getoption("--optconform-dtype") or ()))
+    try:
+        vectors = VectorCache(directory)
+        out = []
+        for name in names:
+            adapter = load(name)
+            ok, reason = adapter.available()
+            if not ok:
+                continue
+            out += [ConformanceCase(adapter, c, vectors) for c in plan(adapter, directory, selection, vectors.manifest)]
+    except UserError as exc:
+        raise pytest.UsageError(f"optconform: {exc}") from None
+    return out
+
+
+def pytest_generate_tests(metafunc):
+    if "optconform_case" in metafunc.fixturenames:
+        default = getattr(metafunc.module, "OPTCONFORM_DEFAULT_ADAPTERS", ())
+        cases = conformance_cases(metafunc.config, default)
+        metafunc.parametrize("optconform_case", cases, ids=[c.id for c in cases])

@@ -1,0 +1,76 @@
+"""Small third-party-style adapters for the checker and command-line tests (no framework).
+
+``ExactAdapter`` replays the reference itself: as exact values rounded to float64, or — with
+``bits`` — the reference recomputed with every operation rounded to 53 bits (a faithful float64
+implementation whose arithmetic is ordered differently). ``PerturbedAdapter`` makes a semantic
+change of relative size ``rel`` from step ``at`` on. ``BrokenAdapter`` raises on one scenario.
+"""
+from optconform.adapters.protocol import AdapterRun, Implementation, Unsupported
+from optconform.reference.replay import case_from_vector
+from optconform.reference.tensor import Tensor
+from optconform.reference.trajectory import run
+
+
+def _steps_from_records(records):
+    out = []
+    for r in records:
+        out.append({"t": r.t, "lr": [float(x) for x in r.lr],
+                    "params": {n: [float(x) for x in p.data] for n, p in r.params.items()},
+                    "state": {n: {k: ([float(x) for x in v.data] if isinstance(v, Tensor) else float(v))
+                                  for k, v in s.items()} for n, s in r.state.items()}})
+    return out
+
+
+class ExactAdapter:
+    name = "exact"
+    framework = "reference"
+    algorithms = ("adam", "sgd")
+    bits = None
+
+    def available(self):
+        return True, ""
+
+    def version(self):
+        return "0"
+
+    def profiles(self):
+        return {a: "spec" for a in self.algorithms}
+
+    def implementations(self, algorithm):
+        return [Implementation(self.name, "replay", "cpu", "float64")]
+
+    def records(self, doc):
+        return run(case_from_vector(doc, "spec"), bits=self.bits)
+
+    def run(self, doc, impl):
+        return AdapterRun(_steps_from_records(self.records(doc)))
+
+
+class ReorderedAdapter(ExactAdapter):
+    name = "reordered"
+    bits = 53
+
+
+class PerturbedAdapter(ExactAdapter):
+    name = "perturbed"
+    rel = 1e-12
+    at = 3
+
+    def run(self, doc, impl):
+        steps = _steps_from_records(self.records(doc))
+        for step in steps:
+            if step["t"] >= self.at:
+                for values in step["params"].values():
+                    values[:] = [v * (1 + self.rel) for v in values]
+        return AdapterRun(steps)
+
+
+class BrokenAdapter(ExactAdapter):
+    name = "broken"
+
+    def run(self, doc, impl):
+        if doc["scenario"] == "probe":
+            raise RuntimeError("kernel exploded")
+        if doc["scenario"] == "maximize":
+            raise Unsupported("no maximize here")
+        return super().run(doc, impl)

@@ -126,6 +126,8 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
         for t in range(1, case.steps + 1):
             if case.objective is not None:
                 grads = objective_gradient(case.objective, params)
+                if store is not None:  # an implementation computes the gradient in its dtype too
+                    grads = {n: tmap(lambda x: round_to(x, store), g) for n, g in grads.items()}
             else:
                 grads = {n: Tensor(g.shape, [+x for x in g.data]) for n, g in case.grads[t - 1].items()}
             lrs = []

@@ -21,6 +21,8 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import mpmath
+
 from . import __version__
 from .errors import UserError
 from .model import PROFILE_ORDER, algorithms, encode_hyper, get
@@ -100,7 +102,8 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: dic
     }
     inputs["groups"] = [{"params": list(names), "hyper": {k: encode_hyper(v) for k, v in h.items()}}
                         for names, h in case.groups]
-    doc["spread"] = _spreads(case, records, round_hypers)
+    doc["dtypes"] = _dtypes_in_range(case, records)
+    doc["spread"] = _spreads(case, records, round_hypers, doc["dtypes"])
     if alg.kind == "optimizer":
         inputs["params"] = {n: _tensor_json(t) for n, t in case.params.items()}
         if case.grads is not None:
@@ -132,7 +135,17 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: dic
     return doc
 
 
-def _spreads(case: Case, records, round_hypers) -> dict:
+def _dtypes_in_range(case: Case, records) -> list:
+    """The scenario's dtypes whose range holds every finite value of the exact trajectory: a
+    state that grows past 65504 cannot be checked in float16 (it overflows by definition)."""
+    from .tolerance import flatten
+
+    largest = max((abs(x) for r in records for x in flatten(r, case.algorithm.kind) if mpmath.isfinite(x)),
+                  default=0)
+    return [d for d in case.dtypes if largest <= FORMATS[d].largest]
+
+
+def _spreads(case: Case, records, round_hypers, dtypes) -> dict:
     """The rounding spread S_t of every dtype the scenario runs in (spec/tolerance.md), in ulps,
     to 3 significant digits. Emulations: every operation at the dtype's significand width (as
     written, and with the real hyperparameters rounded to the dtype), and exact arithmetic with
@@ -150,7 +163,7 @@ def _spreads(case: Case, records, round_hypers) -> dict:
     else:
         step_scales = scales([], exact, base_lr=case.groups[0][1].lr)
     out = {}
-    for dtype in case.dtypes:
+    for dtype in dtypes:
         runs = []
         for rounded in (False, True):
             rounding = dict(round_hypers or {})

@@ -84,10 +84,15 @@ class TorchAdapter:
         return out
 
     def precision_effects(self, algorithm: str, impl: Implementation) -> dict:
-        """Declared precision effects of the torch profile that apply to this implementation."""
+        """Declared precision effects of the torch profile that apply to this implementation: all
+        of them, except those whose ``where`` names other code paths (``code_path=a,b``)."""
         alg = get(algorithm)
         out = {}
         for effect in alg.profiles["torch"].precision:
+            if "code_path=" in effect.where:
+                paths = effect.where.split("code_path=", 1)[1].split()[0].split(",")
+                if impl.code_path not in paths:
+                    continue
             for h in effect.hypers:
                 out[h] = effect.dtype
         return out

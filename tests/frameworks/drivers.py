@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 
 import numpy as np
 
-_INDEX = re.compile(r"^(\w+)\[(\d+)\]$")
+from optconform.adapters.builders import pyvalue, renamed_kwargs, resolve_api  # noqa: F401 (hooks import them here)
+
 
 
 class Trajectory(list):
@@ -52,47 +52,19 @@ def _hook(alg, name):
     return getattr(mod, name, None) if mod else None
 
 
-def pyvalue(v):
-    if isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, tuple):
-        return [pyvalue(x) for x in v]
-    return float(v)
-
-
-def renamed_kwargs(h, profile, only_required: bool = False) -> dict:
-    """Framework keyword arguments from canonical hyperparameters through ``profile.names``."""
-    out: dict = {}
-    tuples: dict = {}
-    for canonical, fw_name in profile.names.items():
-        if canonical in profile.unsupported:
-            continue
-        if only_required and canonical not in profile.required:
-            continue
-        value = pyvalue(h[canonical])
-        m = _INDEX.match(fw_name)
-        if m:
-            tuples.setdefault(m.group(1), {})[int(m.group(2))] = value
-        elif " " in fw_name or "(" in fw_name:
-            continue  # documentation, not a keyword: a hook handles it
-        else:
-            out[fw_name] = value
-    for name, parts in tuples.items():
-        out[name] = tuple(parts[i] for i in sorted(parts))
-    return out
-
-
 def _kwargs(framework, alg, h, profile, defaults_only):
     hook = _hook(alg.name, f"{framework}_kwargs")
-    if hook is not None:
-        return hook(h, profile, defaults_only)
-    return renamed_kwargs(h, profile, only_required=defaults_only)
+    kwargs = hook(h, profile, defaults_only) if hook is not None else renamed_kwargs(
+        h, profile, only_required=defaults_only)
+    if framework == "keras" and kwargs.get("weight_decay") == 0:
+        # λ = 0 means no decay: Keras's default None. An explicit 0.0 still runs θ − θ·0·η, which
+        # turns an infinite parameter into NaN (recorded in the Keras profiles' notes).
+        del kwargs["weight_decay"]
+    return kwargs
 
 
 def _resolve(api: str):
-    module, _, attr = api.partition("(")[0].rpartition(".")
-    obj = importlib.import_module(module)
-    return getattr(obj, attr)
+    return resolve_api(api)[0]
 
 
 def case_arrays(case):

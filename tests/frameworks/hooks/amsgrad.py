@@ -1,8 +1,4 @@
-"""AMSGrad is a flag on torch and Keras Adam: add amsgrad=True to the renamed arguments.
-
-Keras is given weight_decay=None (its default) when λ = 0: an explicit weight_decay=0.0 still runs
-θ ← θ − θ·0·η, which turns a ±inf parameter into NaN.
-"""
+"""AMSGrad is a flag on torch and Keras Adam: add amsgrad=True to the renamed arguments."""
 from __future__ import annotations
 
 from tests.frameworks.drivers import renamed_kwargs
@@ -13,7 +9,4 @@ def torch_kwargs(h, profile, defaults_only):
 
 
 def keras_kwargs(h, profile, defaults_only):
-    kwargs = renamed_kwargs(h, profile, only_required=defaults_only)
-    if kwargs.get("weight_decay") == 0:
-        del kwargs["weight_decay"]
-    return {**kwargs, "amsgrad": True}
+    return {**renamed_kwargs(h, profile, only_required=defaults_only), "amsgrad": True}

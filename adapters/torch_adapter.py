@@ -200,7 +200,7 @@ class _OptimizerRun:
             torch = self.torch
             rows = g.reshape(g.shape[0], -1) if g.dim() > 1 else g.reshape(-1, 1)
             keep = (rows != 0).any(dim=1).nonzero().reshape(-1)
-            return torch.sparse_coo_tensor(keep.unsqueeze(0), g[keep], g.shape).coalesce()
+            return torch.sparse_coo_tensor(keep.unsqueeze(0), g[keep], g.shape, check_invariants=True).coalesce()
         return g
 
     def read_state(self, opt) -> dict:

@@ -163,12 +163,21 @@ class _OptimizerRun:
                               f"{self.impl.device}/{self.impl.dtype}: {exc}") from None
 
     def gradient(self, t: int) -> dict:
-        torch = self.torch
         inputs = self.doc["inputs"]
         if "grads" in inputs:
-            return {n: torch.tensor([float(v) for v in values], dtype=torch.float64).reshape(self.shapes[n])
-                    .to(self.dtype).to(self.device) for n, values in inputs["grads"][t - 1].items()}
+            if not hasattr(self, "_stream"):
+                self._stream = self.gradient_stream(inputs["grads"])
+            return {n: stack[t - 1] for n, stack in self._stream.items()}
         return self.objective_gradient(inputs["objective"])
+
+    def gradient_stream(self, grads) -> dict:
+        """Every step's gradient, converted once: name -> tensor of shape (steps, *shape)."""
+        torch = self.torch
+        out = {}
+        for n, shape in self.shapes.items():
+            flat = [float(v) for step in grads for v in step[n]]
+            out[n] = torch.tensor(flat, dtype=torch.float64).reshape((len(grads),) + shape).to(self.dtype).to(self.device)
+        return out
 
     def objective_gradient(self, objective) -> dict:
         """∇f at the current parameters, computed in the parameters' dtype."""

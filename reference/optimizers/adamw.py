@@ -23,19 +23,7 @@ State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 """
 from __future__ import annotations
 
-from ..common import first_moment, weight_decay
-from ..tensor import tmap, zeros_like
-from .adam import direction
-
-
-def init(p, h, sem):
-    return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
-
-
-def step(p, g, state, h, sem, ctx):
-    b1, b2 = h.beta1, h.beta2
-    p, g = weight_decay(p, g, h, sem, ctx)
-    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
-    v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
-    u = direction(m, v, ctx.t, h, sem)
-    return tmap(lambda pi, ui: pi - h.lr * ui, p, u)
+# The equations are Adam's (adam.py); AdamW differs only in its profiles' weight_decay values
+# (decoupled_schedule for the paper, decoupled_lr for the frameworks), which common.weight_decay
+# implements, so the update itself is shared rather than copied.
+from .adam import init, step  # noqa: F401

@@ -165,17 +165,26 @@ FORMATS = {
 DTYPES = tuple(FORMATS)
 
 
-def round_to(x, dtype: str):
-    """Round ``x`` to the nearest value of ``dtype`` (ties to even, subnormals, overflow to inf)."""
+ROUNDINGS = {"n": libmp.round_nearest, "c": libmp.round_ceiling, "f": libmp.round_floor}
+
+
+def round_to(x, dtype: str, rounding: str = "n"):
+    """Round ``x`` to ``dtype``: to nearest with ties to even (``rounding="n"``, the default), or
+    toward +∞ (``"c"``) or −∞ (``"f"``), the directed roundings the rounding spread uses for the
+    extremes of a one-ulp storage error. Subnormals are kept; a finite value past the largest
+    overflows to ±∞ when rounding to nearest (directed rounding stops at the largest finite value
+    in the direction away from the infinity it rounds from)."""
     fmt = FORMATS[dtype]
     x = mpf(x)
     if not mpmath.isfinite(x) or x == 0:
         return x
     _s, man, exp, bc = x._mpf_
-    if exp + bc - 1 >= fmt.emin:  # normal range: round the significand to p bits, half to even
-        r = mpmath.mpf(libmp.mpf_pos(x._mpf_, fmt.precision, libmp.round_nearest))
+    if exp + bc - 1 >= fmt.emin:  # normal range: round the significand to p bits
+        r = mpmath.mpf(libmp.mpf_pos(x._mpf_, fmt.precision, ROUNDINGS[rounding]))
         if abs(r) > fmt.largest:
-            return INF if r > 0 else -INF
+            if rounding == "n" or (rounding == "c") == (r > 0):
+                return INF if r > 0 else -INF
+            return fmt.largest if r > 0 else -fmt.largest
         return r
     sign = -1 if x < 0 else 1
     a = abs(x)
@@ -187,7 +196,10 @@ def round_to(x, dtype: str):
         scaled = a / quantum
         q = mpmath.floor(scaled)
         rem = scaled - q
-        if rem > 0.5 or (rem == 0.5 and int(q) % 2 == 1):
+        if rounding == "n":
+            if rem > 0.5 or (rem == 0.5 and int(q) % 2 == 1):
+                q += 1
+        elif rem > 0 and (rounding == "c") == (sign > 0):  # away from zero in the magnitude
             q += 1
         result = q * quantum
     if result > fmt.largest:

@@ -104,10 +104,15 @@ def schedule_lrs(schedule: dict, steps: int) -> list:
 
 
 def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None = None,
-                  bits: int | None = None, store: str | None = None) -> list[OptimizerStep]:
+                  bits: int | None = None, store: str | None = None,
+                  store_rounding: str = "n") -> list[OptimizerStep]:
     """The exact trajectory of an optimizer case (see the module docstring for the step order);
     with ``bits``, every operation is rounded to that many significand bits instead; with
-    ``store``, parameters and state are rounded to that dtype after every step (arithmetic exact)."""
+    ``store``, parameters and state are rounded to that dtype after every step (arithmetic exact),
+    to nearest or, with ``store_rounding`` ``"c"``/``"f"``, toward +∞/−∞."""
+    def rnd(x):
+        return round_to(x, store, store_rounding)
+
     with precision(dps, bits):
         alg = case.algorithm
         impl = alg.impl
@@ -127,7 +132,7 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
             if case.objective is not None:
                 grads = objective_gradient(case.objective, params)
                 if store is not None:  # an implementation computes the gradient in its dtype too
-                    grads = {n: tmap(lambda x: round_to(x, store), g) for n, g in grads.items()}
+                    grads = {n: tmap(rnd, g) for n, g in grads.items()}
             else:
                 grads = {n: Tensor(g.shape, [+x for x in g.data]) for n, g in case.grads[t - 1].items()}
             lrs = []
@@ -146,10 +151,10 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
                         g = tmap(lambda x: -x, g)
                     params[n] = impl.step(params[n], g, state[n], h_t, sem, ctx)
                     if store is not None:
-                        params[n] = tmap(lambda x: round_to(x, store), params[n])
+                        params[n] = tmap(rnd, params[n])
                         for key, value in state[n].items():
-                            state[n][key] = (tmap(lambda x: round_to(x, store), value) if isinstance(value, Tensor)
-                                             else round_to(value, store) if not isinstance(value, (int, bool, str))
+                            state[n][key] = (tmap(rnd, value) if isinstance(value, Tensor)
+                                             else rnd(value) if not isinstance(value, (int, bool, str))
                                              else value)
             if case.checkpoint_at == t:
                 state = copy.deepcopy(state)  # a fresh optimizer loads the saved state
@@ -179,9 +184,9 @@ def run_schedule(case: Case, dps: int | None = None, round_hypers: dict | None =
 
 
 def run(case: Case, dps: int | None = None, round_hypers: dict | None = None, bits: int | None = None,
-        store: str | None = None):
+        store: str | None = None, store_rounding: str = "n"):
     if case.algorithm.kind == "optimizer":
-        return run_optimizer(case, dps, round_hypers, bits, store)
+        return run_optimizer(case, dps, round_hypers, bits, store, store_rounding)
     return run_schedule(case, dps, round_hypers, bits)
 
 

@@ -150,7 +150,8 @@ def _spreads(case: Case, records, round_hypers, dtypes) -> dict:
     to 3 significant digits. Emulations: every operation at the dtype's significand width (as
     written, and with the real hyperparameters rounded to the dtype), and exact arithmetic with
     parameters and state stored in the dtype after every step (as written, and rounded
-    hyperparameters). An emulation that breaks down (a bias correction 1 − β₂ᵗ that rounds to 0
+    hyperparameters), and for closed-loop scenarios storage rounded toward +∞ and toward −∞.
+    An emulation that breaks down (a bias correction 1 − β₂ᵗ that rounds to 0
     at 8 bits) is left out: frameworks compute such scalars in double."""
     from .replay import real_hypers
     from .tolerance import flatten, rounding_spread, scales
@@ -172,6 +173,11 @@ def _spreads(case: Case, records, round_hypers, dtypes) -> dict:
             modes = [{"bits": FORMATS[dtype].precision}]
             if kind == "optimizer":
                 modes.append({"store": dtype})
+                if case.objective is not None and not rounded:
+                    # closed loop: the gradient's cancellation near a minimum turns a parameter's
+                    # storage error into a large relative error of the gradient and the moments;
+                    # directed storage rounding gives the extremes of a one-ulp storage error
+                    modes += [{"store": dtype, "store_rounding": r} for r in ("c", "f")]
             for mode in modes:
                 try:
                     emul = run(case, round_hypers=rounding or None, **mode)

@@ -127,3 +127,33 @@ def test_to_decimal_tie_cases():
     with precision(64):
         assert to_decimal(tie) == "1.000000000000909494701772928237915039062"
         assert to_decimal(-tie) == "-1.000000000000909494701772928237915039062"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-6e4, max_value=6e4),
+       st.sampled_from(["float32", "bfloat16", "float16"]))
+def test_directed_rounding_brackets_the_value_with_neighbours(x, dtype):
+    """floor(x) ≤ x ≤ ceil(x), both are values of the format, they are equal exactly when x is
+    representable, and otherwise they are adjacent: nearest rounding picks one of them."""
+    third = mpf(x) / 3  # a value that is rarely representable
+    lo, hi = round_to(third, dtype, "f"), round_to(third, dtype, "c")
+    assert lo <= third <= hi
+    assert representable(lo, dtype) and representable(hi, dtype)
+    assert round_to(third, dtype) in (lo, hi)
+    if representable(third, dtype):
+        assert lo == hi
+    else:
+        assert lo < hi
+        midpoint_ulp = hi - lo
+        assert round_to(lo + midpoint_ulp / 4, dtype, "c") == hi  # nothing in between
+        assert round_to(hi - midpoint_ulp / 4, dtype, "f") == lo
+
+
+def test_directed_rounding_at_the_edges_of_the_range():
+    big = FORMATS["float16"].largest
+    assert round_to(big + 1, "float16", "f") == big  # rounds down to the largest finite value
+    assert round_to(big + 1, "float16", "c") == mpmath.inf
+    assert round_to(-(big + 1), "float16", "c") == -big
+    tiny = FORMATS["float16"].smallest_subnormal
+    assert round_to(tiny / 3, "float16", "c") == tiny
+    assert round_to(tiny / 3, "float16", "f") == 0
+    assert round_to(-tiny / 3, "float16", "f") == -tiny

@@ -5,7 +5,8 @@ A *case* is one vector × one implementation (adapter, code path, device, dtype)
 vector's inputs are exact in. The adapter's declared profile for the algorithm picks the vectors:
 those whose ``profiles`` list contains it. Declared precision effects that apply to the
 implementation are applied to the reference (the expected trajectory is recomputed exactly with
-them), never to the tolerance. An exception inside a case makes that case an ``error``; the run
+them, keeping the vector's rounding spread), never to the tolerance; an effect whose framework
+operations are not correctly rounded adds the spread of reruns that bracket them (spec/tolerance.md). An exception inside a case makes that case an ``error``; the run
 goes on.
 """
 from __future__ import annotations
@@ -95,7 +96,7 @@ class VectorCache:
             from optconform.reference.replay import case_from_vector
 
             case = case_from_vector(doc, profile)
-            fresh = V.vector_document([case], round_hypers=effects)
+            fresh = V.vector_document([case], round_hypers=effects, base_spread=doc.get("spread"))
             fresh = json.loads(V.dumps(fresh))
             self.expected[key] = (fresh, json.dumps(fresh))
         return self.expected[key]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import io
 
-from optconform.reference.model import algorithms, get
+from optconform.reference.model import algorithms, get, precision_effects
 
 from .builders import pyvalue, renamed_kwargs, resolve_api
 from .protocol import AdapterRun, Implementation, Unsupported
@@ -85,17 +85,8 @@ class TorchAdapter:
 
     def precision_effects(self, algorithm: str, impl: Implementation) -> dict:
         """Declared precision effects of the torch profile that apply to this implementation: all
-        of them, except those whose ``where`` names other code paths (``code_path=a,b``)."""
-        alg = get(algorithm)
-        out = {}
-        for effect in alg.profiles["torch"].precision:
-            if "code_path=" in effect.where:
-                paths = effect.where.split("code_path=", 1)[1].split()[0].split(",")
-                if impl.code_path not in paths:
-                    continue
-            for h in effect.hypers:
-                out[h] = effect.dtype
-        return out
+        of them, except those whose ``where`` names other code paths (``code_path=a,b``) or devices."""
+        return precision_effects(get(algorithm).profiles["torch"], impl.code_path, impl.dtype, device=impl.device)
 
     def run(self, doc: dict, impl: Implementation) -> AdapterRun:
         if doc["kind"] == "schedule":

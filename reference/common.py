@@ -53,7 +53,90 @@ def first_moment_value(m, g, beta1, form: str):
     raise ValueError(f"unknown first_moment {form!r}")
 
 
+def second_moment_value(v, g, beta2, form: str):
+    """One element of the ``second_moment`` axis:
+
+    * ``mix``   — β₂·v + (1 − β₂)·g²;
+    * ``delta`` — v + (1 − β₂)·(g² − v) (Keras, torch SparseAdam).
+
+    Equal in exact arithmetic; with v = +∞ and g finite, delta gives ∞ − ∞ = NaN where mix stays +∞.
+    """
+    if form == "mix":
+        return beta2 * v + (1 - beta2) * g * g
+    if form == "delta":
+        return v + (1 - beta2) * (g * g - v)
+    raise ValueError(f"unknown second_moment {form!r}")
+
+
 def first_moment(m: Tensor, g: Tensor, beta1, sem) -> Tensor:
     """m_t from m_{t−1} and g_t under the ``first_moment`` axis (see first_moment_value)."""
     form = sem.first_moment
     return tmap(lambda mi, gi: first_moment_value(mi, gi, beta1, form), m, g)
+
+
+# Largest error, in ulps of the result, of torch's float32 operations on 0-d CPU tensors, as the
+# precision effect ``scalars`` assumes them (torch 2.13, AVX-512 build), measured against exact
+# values: ``python_float ** tensor`` 0.558 ulp at most over 60000 (β, t) pairs (β random in
+# [0.5, 1) and the betas of the scenarios, t < 2000; 0.5% of the results are not the nearest);
+# sqrt 0.746 ulp over 20000 random inputs, so it is faithful but not correctly rounded (about 1 in
+# 5 results is not the nearest). Reproduce: python benchmarks/torch_scalar_accuracy.py
+TORCH_FLOAT32_ULPS = {"pow": 0.56, "sqrt": 1.0}
+
+
+def fl_within(x, dtype: str, max_ulps: float, direction: int = 0):
+    """A result of an operation accurate to ``max_ulps`` ulps whose exact value is ``x``: the
+    nearest value of ``dtype`` when ``direction`` is 0, else the largest (+1) or smallest (−1) of
+    the two neighbours of ``x`` within ``max_ulps`` ulps. Reruns with ±1 bracket any such
+    implementation: a neighbour further than ``max_ulps`` can never be returned, so an operation
+    accurate to 0.56 ulp only differs from the nearest value when x is within 0.06 ulp of a
+    midpoint."""
+    from .numeric import round_to
+    from .tolerance import ulp
+
+    nearest = round_to(x, dtype)
+    if not direction or nearest == x:
+        return nearest
+    lo, hi = round_to(x, dtype, "f"), round_to(x, dtype, "c")
+    unit = ulp(lo, dtype) if direction < 0 else ulp(hi, dtype)
+    pick = hi if direction > 0 else lo
+    return pick if abs(pick - x) <= max_ulps * unit else nearest
+
+
+def tensor_step_adam_scalars(lr, beta1, beta2, eps, t, dtype: str, directions=(0, 0)):
+    """torch Adam's scalars when the step count is a 0-d tensor of ``dtype`` (code paths
+    capturable and differentiable; torch 2.13 ``_single_tensor_adam``/``_multi_tensor_adam``),
+    every operation rounded to ``dtype`` (fl):
+
+        c₁ = fl(1 − pow(fl(β₁), t)),  c₂ = fl(1 − pow(fl(β₂), t))
+        s  = fl(fl(1/c₁)·fl(η))        η / tensor is Tensor.__rtruediv__: a reciprocal, then a product
+        r  = sqrt(c₂)
+        D  = fl(r·s),  E = fl(fl(1/s)·fl(ε))
+
+    and the update is θ ← θ − m/(√v/D + E), which is θ − η(m/c₁)/(√(v/c₂) + ε) in exact
+    arithmetic. torch's float32 pow and sqrt are not always correctly rounded
+    (``TORCH_FLOAT32_ULPS``): ``directions`` = (pow, sqrt) picks their nearest results (0) or the
+    largest (+1) or smallest (−1) result within their accuracy, for the reruns that bracket them.
+    Returns (D, E).
+    """
+    from .numeric import div, mpf, round_to, sqrt
+
+    def fl(x):
+        return round_to(x, dtype)
+
+    def pow_(b):
+        return fl_within(fl(b) ** t, dtype, TORCH_FLOAT32_ULPS["pow"], directions[0])
+
+    t = mpf(t)
+    c1, c2 = fl(1 - pow_(beta1)), fl(1 - pow_(beta2))
+    s = fl(fl(1 / c1) * fl(lr))
+    r = fl_within(sqrt(c2), dtype, TORCH_FLOAT32_ULPS["sqrt"], directions[1])
+    # η = 0 (a schedule's zero): 1/s = ∞, so E = ∞ and the update m/(√v/D + E) is 0, as in torch
+    return fl(r * s), fl(div(1, s) * fl(eps))
+
+
+def tensor_scalar_quotient(numerator, denominator, dtype: str):
+    """``python_float / tensor`` for a 0-d tensor of ``dtype``: fl(fl(1/d)·fl(n)) (torch's
+    Tensor.__rtruediv__ takes the reciprocal, then multiplies by the scalar cast to ``dtype``)."""
+    from .numeric import round_to
+
+    return round_to(round_to(1 / denominator, dtype) * round_to(numerator, dtype), dtype)

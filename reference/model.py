@@ -208,6 +208,38 @@ class PrecisionEffect:
     where: str = "all code paths"
     note: str = ""
 
+    def _wanted(self, key: str) -> list | None:
+        """The values a ``key=a,b`` clause of ``where`` names, or None without one."""
+        if f"{key}=" not in self.where:
+            return None
+        return self.where.split(f"{key}=", 1)[1].split()[0].strip(",;)").split(",")
+
+    def applies(self, code_path: str | None = None, backend: str | None = None, device: str | None = None) -> bool:
+        """Whether the effect applies to an implementation: a ``where`` with ``code_path=a,b``,
+        ``device=cpu`` or ``backend=x`` restricts it; any other text in ``where`` is prose."""
+        paths, backends, devices = self._wanted("code_path"), self._wanted("backend"), self._wanted("device")
+        if paths is not None and code_path not in paths:
+            return False
+        if devices is not None and device is not None and device not in devices:
+            return False
+        return backends is None or backend is None or backend in backends
+
+    def resolved_dtype(self, param_dtype: str) -> str:
+        """``dtype``, where ``"param"`` means the parameters' dtype."""
+        return param_dtype if self.dtype == "param" else self.dtype
+
+
+def precision_effects(profile, code_path: str | None, param_dtype: str, backend: str | None = None,
+                      device: str | None = None) -> dict:
+    """The declared precision effects of ``profile`` that apply to an implementation, as the
+    ``round_hypers`` mapping the reference takes (name → dtype)."""
+    out = {}
+    for effect in profile.precision:
+        if effect.applies(code_path, backend, device):
+            for name in effect.hypers:
+                out[name] = effect.resolved_dtype(param_dtype)
+    return out
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -94,6 +94,20 @@ def _rounded(h: Namespace, round_hypers: dict | None) -> Namespace:
     return out
 
 
+CHECKPOINT_SUFFIX = "@checkpoint"
+
+
+def _load_casts(h: Namespace, state: dict) -> None:
+    """Declared precision effects ``<name>@checkpoint``: loading a checkpoint converts the internal
+    quantity ``<name>`` to that format (torch's load_state_dict casts NAdam's float32 mu_product to
+    the parameters' dtype); from then on the algorithm holds it in that format."""
+    for key in [k for k in h if isinstance(k, str) and k.endswith(CHECKPOINT_SUFFIX)]:
+        name, dtype = key[:-len(CHECKPOINT_SUFFIX)], h[key]
+        h[name] = dtype
+        if name in state and not isinstance(state[name], Tensor):
+            state[name] = round_to(state[name], dtype)
+
+
 def schedule_lrs(schedule: dict, steps: int) -> list:
     """The learning rates of updates k = 0 .. steps−1 under a schedule description."""
     from .model import get
@@ -158,6 +172,8 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
                                              else value)
             if case.checkpoint_at == t:
                 state = copy.deepcopy(state)  # a fresh optimizer loads the saved state
+                for n in params:
+                    _load_casts(group_of[n][1], state[n])
             records.append(OptimizerStep(
                 t=t, lr=lrs,
                 params={n: p.copy() for n, p in params.items()},

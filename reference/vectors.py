@@ -75,11 +75,16 @@ def _state_json(state: dict) -> dict:
     return {k: (v.decimals() if isinstance(v, Tensor) else to_decimal(v)) for k, v in state.items()}
 
 
-def vector_document(group: list[Case], dps: int | None = None, round_hypers: dict | None = None) -> dict:
+def vector_document(group: list[Case], dps: int | None = None, round_hypers: dict | None = None,
+                    base_spread: dict | None = None) -> dict:
     """The vector of a group of cases (they share semantics and hyperparameters).
 
     ``round_hypers`` applies declared precision effects (the checker's expected trajectory for a
     framework that holds some quantities in a narrower format); generated vectors never use it.
+    With ``base_spread`` (the spread of the vector without the effects), the rounding spread is
+    not measured again: a precision effect moves the expected values, not the rounding noise of
+    the format around them, so that spread is kept and only the reruns that bracket a declared
+    effect's own uncertainty are added (see :func:`_spreads`).
     """
     case = group[0]
     alg = case.algorithm
@@ -103,7 +108,7 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: dic
     inputs["groups"] = [{"params": list(names), "hyper": {k: encode_hyper(v) for k, v in h.items()}}
                         for names, h in case.groups]
     doc["dtypes"] = _dtypes_in_range(case, records)
-    doc["spread"] = _spreads(case, records, round_hypers, doc["dtypes"])
+    doc["spread"] = _spreads(case, records, round_hypers, doc["dtypes"], base_spread)
     if alg.kind == "optimizer":
         inputs["params"] = {n: _tensor_json(t) for n, t in case.params.items()}
         if case.grads is not None:
@@ -145,7 +150,7 @@ def _dtypes_in_range(case: Case, records) -> list:
     return [d for d in case.dtypes if largest <= FORMATS[d].largest]
 
 
-def _spreads(case: Case, records, round_hypers, dtypes) -> dict:
+def _spreads(case: Case, records, round_hypers, dtypes, base: dict | None = None) -> dict:
     """The rounding spread S_t of every dtype the scenario runs in (spec/tolerance.md), in ulps,
     to 3 significant digits. Emulations: every operation at the dtype's significand width (as
     written, and with the real hyperparameters rounded to the dtype), and exact arithmetic with
@@ -163,9 +168,23 @@ def _spreads(case: Case, records, round_hypers, dtypes) -> dict:
         step_scales = scales(initial, exact)
     else:
         step_scales = scales([], exact, base_lr=case.groups[0][1].lr)
+    nudged = []
+    if round_hypers and "scalars" in round_hypers:
+        # a declared scalar format whose framework operations are faithful but not always
+        # correctly rounded (torch's float32 pow and sqrt): reruns with those results one ulp
+        # up and down bracket them (reference/common.py, spec/tolerance.md)
+        for nudge in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            emul = run(case, round_hypers={**round_hypers, "scalars_nudge": nudge})
+            nudged.append([flatten(r, kind) for r in emul])
     out = {}
+    if base is not None:
+        for dtype in dtypes:
+            kept = base.get(dtype) or [0.0] * len(exact)
+            extra = rounding_spread(exact, nudged, step_scales, dtype) if nudged else [0.0] * len(exact)
+            out[dtype] = [max(k, float(f"{x:.3g}")) for k, x in zip(kept, extra)]
+        return out
     for dtype in dtypes:
-        runs = []
+        runs = list(nudged)
         for rounded in (False, True):
             rounding = dict(round_hypers or {})
             if rounded:

@@ -20,7 +20,7 @@ import importlib.util
 import mpmath
 import pytest
 
-from optconform.reference.model import algorithms
+from optconform.reference.model import algorithms, precision_effects
 from optconform.reference.scenarios import cases
 from optconform.reference.tolerance import error_ulps, float64_bound
 from optconform.reference.trajectory import run
@@ -52,20 +52,16 @@ def _backend():
         return None
 
 
+# the code path the drivers run (torch's default on CPU is the for-loop implementation)
+DEFAULT_CODE_PATH = {"torch": "forloop"}
+
+
 def rounding_for(profile) -> dict:
-    """The declared precision effects that apply where this test runs."""
-    out = {}
-    for effect in profile.precision:
-        where = effect.where
-        if "backend=" in where:
-            wanted = where.split("backend=", 1)[1].split()[0].strip(",;)")
-            if profile.name == "keras" and _backend() != wanted:
-                continue
-            if profile.name == "tf_keras" and wanted != "tensorflow":
-                continue
-        for hyper in effect.hypers:
-            out[hyper] = effect.dtype
-    return out
+    """The declared precision effects that apply where this test runs: the framework's default
+    code path, in float64, on the Keras backend installed (tf_keras always runs TensorFlow)."""
+    backend = "tensorflow" if profile.name == "tf_keras" else _backend() if profile.name == "keras" else None
+    return precision_effects(profile, code_path=DEFAULT_CODE_PATH.get(profile.name), param_dtype="float64",
+                             backend=backend)
 
 
 def _ref_params(case, rounding):

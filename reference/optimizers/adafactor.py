@@ -34,7 +34,8 @@ to rounding):
 
 A declared precision effect ``power_beta2_decay`` means the decay schedule is evaluated in
 float32, as optax does (jnp.float32 step): β̂_t = fl32(1 − fl32(t^fl32(c))) and 1 − β̂_t is
-fl32(1 − β̂_t).
+fl32(1 − β̂_t). A declared precision effect ``clamp_bounds`` rounds the clamp bounds ε₁ and ε₁²
+to a format (torch's clamp_(min=python_float) casts the bound to the parameters' dtype).
 
 State: ``exp_avg_sq_row`` = R_t and ``exp_avg_sq_col`` = C_t (factored tensors),
 ``exp_avg_sq`` = v_t (the others).
@@ -91,6 +92,12 @@ def ema(v, x, b, one_minus_b, sem):
     raise ValueError(f"unknown nonfinite_form {sem.nonfinite_form!r}")
 
 
+def _fl(x, dtype):
+    """A declared precision effect ``clamp_bounds``: torch's clamp_(min=x) casts the Python float
+    x to the tensor's dtype (ε₁² = 2⁻¹⁶⁰ becomes 0 in float32 and bfloat16)."""
+    return round_to(x, dtype) if dtype else x
+
+
 def step(p, g, state, h, sem, ctx):
     t = ctx.t
     b, one_minus_b = decay(t, h)
@@ -118,13 +125,14 @@ def step(p, g, state, h, sem, ctx):
             i, j = divmod(rest, cols)
             denom = r_mean.data[batch]
             if clamp:
-                denom = fmax(denom, h.eps1)
+                denom = fmax(denom, _fl(h.eps1, h.get("clamp_bounds")))
             v_hat.append(div(r.data[batch * rows + i] * c.data[batch * cols + j], denom))
         v_hat = Tensor(p.shape, v_hat)
     else:
         v_hat = state["exp_avg_sq"] = ema(state["exp_avg_sq"], s, b, one_minus_b, sem)
     if clamp:
-        v_hat = tmap(lambda vi: fmax(vi, h.eps1 * h.eps1), v_hat)
+        floor = _fl(h.eps1 * h.eps1, h.get("clamp_bounds"))
+        v_hat = tmap(lambda vi: fmax(vi, floor), v_hat)
     u = tmap(lambda gi, vi: div(gi, sqrt(vi)), g, v_hat)
     scale = maximum(mpf(1), div(rms(u), h.clip_threshold), sem)
     return tmap(lambda xi, ui: xi - alpha * div(ui, scale), decayed, u)

@@ -31,16 +31,43 @@ arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix sta
 
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t, ``max_exp_avg_sq`` = v̄_t (the maximum of the raw
 v_t under raw_v, of the bias-corrected v_t/c₂ under v_hat).
+
+Declared precision effect ``scalars`` (torch capturable/differentiable): raw_v with Adam's
+tensor-step scalars, θ − m/(√v̄/D + E) (adam.py). Declared effect ``max_tail`` (torch fused, CPU):
+the maximum ignores a NaN v_t in the elements of the scalar tail (``running_max``).
 """
 from __future__ import annotations
 
 from ..common import first_moment, weight_decay
 from ..numeric import div, fmax, sqrt
-from ..tensor import tmap, zeros_like
+from ..tensor import Tensor, tmap, zeros_like
+from .adam import tensor_scalar_update
 
 
 def init(p, h, sem):
     return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p), "max_exp_avg_sq": zeros_like(p)}
+
+
+VECTOR_BYTES = 32  # the width of the CPU kernels' vectors (AVX2, 256 bits)
+ELEMENT_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def std_max(a, b):
+    """C++ ``std::max(a, b)``: ``a < b ? b : a``, so a NaN ``b`` is ignored and a NaN ``a`` kept."""
+    return b if a < b else a
+
+
+def running_max(vmax: Tensor, v: Tensor, tail_dtype: str | None) -> Tensor:
+    """v̄ = max(v̄, v) elementwise, NaN-propagating; under the declared precision effect
+    ``max_tail`` (torch's fused CPU kernel, parameters of dtype ``tail_dtype``), the elements after
+    the last whole vector of ``VECTOR_BYTES`` (the scalar tail of the flattened tensor) take
+    ``std_max`` instead, which ignores a NaN v."""
+    if not tail_dtype:
+        return tmap(fmax, vmax, v)
+    lanes = VECTOR_BYTES // ELEMENT_BYTES[tail_dtype]
+    body = len(v.data) - len(v.data) % lanes
+    return Tensor(v.shape, [fmax(a, b) if i < body else std_max(a, b)
+                            for i, (a, b) in enumerate(zip(vmax.data, v.data))])
 
 
 def step(p, g, state, h, sem, ctx):
@@ -54,9 +81,11 @@ def step(p, g, state, h, sem, ctx):
         vmax = state["max_exp_avg_sq"] = tmap(lambda a, vi: fmax(a, vi / c2), state["max_exp_avg_sq"], v)
         u = tmap(lambda mi, vi: div(mi / c1, sqrt(vi) + eps), m, vmax)
     else:
-        vmax = state["max_exp_avg_sq"] = tmap(fmax, state["max_exp_avg_sq"], v)
+        vmax = state["max_exp_avg_sq"] = running_max(state["max_exp_avg_sq"], v, h.get("max_tail"))
         if form == "paper":
             u = tmap(lambda mi, vi: div(mi, sqrt(vi) + eps), m, vmax)
+        elif form == "raw_v" and h.get("scalars"):  # torch capturable/differentiable (adam.py)
+            return tensor_scalar_update(p, m, vmax, t, h, sem)
         elif form == "raw_v":
             u = tmap(lambda mi, vi: div(mi / c1, sqrt(vi / c2) + eps), m, vmax)
         elif form == "raw_v_hat":

@@ -22,11 +22,15 @@ arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix sta
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t, ``mu_product`` = Π_t (a scalar; it is the same for
 every tensor).  A declared precision effect ``mu_product`` rounds Π_t to a format after every
 multiplication, by μ_t rounded to that format (torch holds Π_t in a 0-d tensor of its default dtype
-and multiplies it in place by the Python float μ_t).
+and multiplies it in place by the Python float μ_t).  A declared precision effect ``scalars``
+(torch capturable/differentiable) computes the two coefficients as 0-d tensors of that format
+(of mu_product's format where one is declared: after a checkpoint, the parameters' dtype):
+Π_{t+1}' = fl(Π_t·fl(μ_{t+1})), c_g = fl(fl(1/fl(1 − Π_t))·fl(η_t(1 − μ_t))) and
+c_m = fl(fl(1/fl(1 − Π_{t+1}'))·fl(η_t μ_{t+1})), and θ_t = θ − (c_g g_t + c_m m_t)/(√(v_t/c₂) + ε).
 """
 from __future__ import annotations
 
-from ..common import first_moment, weight_decay
+from ..common import first_moment, tensor_scalar_quotient, weight_decay
 from ..numeric import div, mpf, round_to, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -72,5 +76,11 @@ def step(p, g, state, h, sem, ctx):
     m = state["exp_avg"] = first_moment(state["exp_avg"], g, a1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: a2 * vi + (1 - a2) * gi * gi, state["exp_avg_sq"], g)
     c2 = 1 - h.get("power_beta2", b2) ** t
-    cg, cm = (1 - mu) / (1 - prod), mu_next / (1 - prod_next)
-    return tmap(lambda pi, gi, mi, vi: pi - h.lr * div(cg * gi + cm * mi, sqrt(vi / c2) + eps), p, g, m, v)
+    scalars = h.get("scalars") and (held or h.scalars)
+    if scalars:  # torch capturable/differentiable: 0-d tensors of mu_product's dtype
+        prod_next = _fl(prod * _fl(mu_next, scalars), scalars)
+        cg = tensor_scalar_quotient(h.lr * (1 - mu), _fl(1 - prod, scalars), scalars)
+        cm = tensor_scalar_quotient(h.lr * mu_next, _fl(1 - prod_next, scalars), scalars)
+    else:
+        cg, cm = h.lr * (1 - mu) / (1 - prod), h.lr * mu_next / (1 - prod_next)
+    return tmap(lambda pi, gi, mi, vi: pi - div(cg * gi + cm * mi, sqrt(vi / c2) + eps), p, g, m, v)

@@ -10,14 +10,16 @@ optimizer's step count (it advances on every step, present rows or not) and m₀
     for the elements i of the rows in P_t (every other element keeps θ, m, v unchanged):
         m_t = β₁ m_{t−1} + (1 − β₁) g_t                   ``first_moment`` = mix (common.py)
             = torch.lerp(m_{t−1}, g_t, 1 − β₁)            ``first_moment`` = lerp
-        v_t = β₂ v_{t−1} + (1 − β₂) g_t²
+        v_t = β₂ v_{t−1} + (1 − β₂) g_t²                  ``second_moment`` = mix (common.py)
+            = v_{t−1} + (1 − β₂)(g_t² − v_{t−1})          ``second_moment`` = delta
         c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ
         u_t = (m_t/c₁) / (√(v_t/c₂) + ε)                  ``eps_placement`` = std
             = (√c₂/c₁) · m_t / (√v_t + ε)                 ``eps_placement`` = hat
         θ_t = θ − η_t u_t
 
 torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
-arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite; the delta
+form of v likewise once v is infinite.
 
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from ..common import first_moment_value
+from ..common import first_moment_value, second_moment_value
 from ..numeric import div, sqrt
 from ..tensor import Tensor, zeros_like
 
@@ -54,7 +56,7 @@ def step(p, g, state, h, sem, ctx):
             continue
         gi = g.data[i]
         m[i] = first_moment_value(m[i], gi, b1, sem.first_moment)
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi
+        v[i] = second_moment_value(v[i], gi, b2, sem.second_moment)
         if sem.eps_placement == "std":
             u = div(m[i] / c1, sqrt(v[i] / c2) + eps)
         elif sem.eps_placement == "hat":

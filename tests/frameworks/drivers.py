@@ -30,8 +30,8 @@ from optconform.adapters.builders import pyvalue, renamed_kwargs, resolve_api  #
 
 class Trajectory(list):
     """The parameters after every step (a list, as before), plus ``states``: per step, the state
-    entries the driver can read, {canonical entry: {parameter: float64 array}} (only ``exp_avg``
-    for now; empty where the driver cannot read it)."""
+    entries the driver can read, {canonical entry: {parameter: float64 array}} (torch: every
+    entry of the parameter's shape; optax and Keras: ``exp_avg``; empty where none can be read)."""
 
     def __init__(self):
         super().__init__()
@@ -115,10 +115,15 @@ def torch_run(alg, profile, case, defaults_only=False):
 
 
 def _torch_state(opt, tensors, profile) -> dict:
-    name = profile.state_names.get("exp_avg")
-    if not name or not all(name in opt.state.get(p, {}) for p in tensors.values()):
-        return {}
-    return {"exp_avg": {n: opt.state[p][name].detach().to_dense().numpy().copy() for n, p in tensors.items()}}
+    """Every state entry of the profile held as a tensor of the parameter's shape (exp_avg,
+    exp_avg_sq, max_exp_avg_sq, ...); scalars and factored entries are left out."""
+    out = {}
+    for canonical, name in profile.state_names.items():
+        values = [opt.state.get(p, {}).get(name) for p in tensors.values()]
+        if all(v is not None and hasattr(v, "shape") and tuple(v.shape) == tuple(p.shape)
+               for v, p in zip(values, tensors.values())):
+            out[canonical] = {n: v.detach().to_dense().double().numpy().copy() for n, v in zip(tensors, values)}
+    return out
 
 
 def torch_schedule_run(alg, profile, h, steps):

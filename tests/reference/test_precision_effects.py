@@ -1,0 +1,99 @@
+"""The declared precision effects the torch adapter found, checked against values derived by hand:
+torch's tensor-step Adam scalars (``scalars``), the fused kernel's scalar-tail maximum
+(``max_tail``), the checkpoint cast of NAdam's mu_product (``mu_product@checkpoint``), the clamp
+bounds cast to the parameters' dtype (``clamp_bounds``) and the ``second_moment`` axis."""
+from fractions import Fraction
+
+import mpmath
+import pytest
+
+from optconform.reference.common import fl_within, second_moment_value, tensor_step_adam_scalars
+from optconform.reference.model import get
+from optconform.reference.numeric import NAN, mpf, representable, round_to
+from optconform.reference.optimizers.amsgrad import running_max, std_max
+from optconform.reference.scenarios import cases
+from optconform.reference.tensor import Tensor
+from optconform.reference.trajectory import run
+
+ULP1 = mpf(2) ** -23  # ulp of float32 at 1
+
+
+def test_std_max_ignores_a_nan_second_argument_only():
+    assert std_max(mpf(1), mpf(2)) == 2
+    assert std_max(mpf(1), NAN) == 1
+    assert mpmath.isnan(std_max(NAN, mpf(1)))
+
+
+def test_running_max_propagates_nan_in_the_vector_body_and_ignores_it_in_the_tail():
+    # float32: 8 lanes per 256-bit vector, so of 10 elements the last 2 are the scalar tail
+    old = Tensor((10,), [mpf(1)] * 10)
+    new = Tensor((10,), [NAN] * 10)
+    out = running_max(old, new, "float32").data
+    assert all(mpmath.isnan(x) for x in out[:8])
+    assert out[8:] == [1, 1]
+    # float64: 4 lanes, so of 6 elements the last 2 are the tail; bfloat16: 16 lanes, all 6
+    small_old, small_new = Tensor((6,), [mpf(1)] * 6), Tensor((6,), [NAN] * 6)
+    assert [mpmath.isnan(x) for x in running_max(small_old, small_new, "float64").data] == [True] * 4 + [False] * 2
+    assert running_max(small_old, small_new, "bfloat16").data == [1] * 6
+    # without the effect the maximum propagates NaN everywhere
+    assert all(mpmath.isnan(x) for x in running_max(old, new, None).data)
+
+
+@pytest.mark.parametrize("fraction, accuracy, up, down", [
+    (Fraction(45, 100), 0.56, 1 + ULP1, 1),        # 0.55 ulp from the upper neighbour: reachable
+    (Fraction(30, 100), 0.56, 1, 1),               # 0.70 ulp from it: a 0.56-ulp pow never returns it
+    (Fraction(30, 100), 1.0, 1 + ULP1, 1),         # a faithful sqrt may return either neighbour
+    (Fraction(70, 100), 0.56, 1 + ULP1, 1 + ULP1),  # the lower neighbour is 0.70 ulp away
+])
+def test_fl_within_takes_the_neighbours_an_operation_of_that_accuracy_can_return(fraction, accuracy, up, down):
+    x = 1 + mpf(fraction.numerator) / fraction.denominator * ULP1
+    assert fl_within(x, "float32", accuracy, +1) == up
+    assert fl_within(x, "float32", accuracy, -1) == down
+    assert fl_within(x, "float32", accuracy, 0) == round_to(x, "float32")
+    assert fl_within(mpf(1), "float32", accuracy, +1) == 1  # a representable result is exact
+
+
+def test_tensor_step_adam_scalars_exact_case_by_hand():
+    # β₁ = ½, β₂ = ¾, t = 1: c₁ = ½, c₂ = ¼; η = ¼: s = (1/c₁)·η = ½; r = √¼ = ½; D = r·s = ¼;
+    # ε = ½: E = (1/s)·ε = 1. The update m/(√v/D + E) = m/(4√v + 1) equals Adam's
+    # η(m/c₁)/(√(v/c₂) + ε) = ½m/(2√v + ½) exactly.
+    d, e = tensor_step_adam_scalars(mpf("0.25"), mpf("0.5"), mpf("0.75"), mpf("0.5"), 1, "float32")
+    assert (d, e) == (mpf("0.25"), 1)
+
+
+def test_tensor_step_adam_scalars_round_lr_and_eps_to_float32():
+    # η = 0.1 is not a float32: s = fl(2·fl32(0.1)) = 2·fl32(0.1) and D = fl(½·s) = fl32(0.1);
+    # ε = 0.1: E = fl(fl(1/s)·fl32(0.1)), with 1/s = 5/fl32(0.1) rounded first.
+    lr32 = round_to(mpf("0.1"), "float32")
+    d, e = tensor_step_adam_scalars(mpf("0.1"), mpf("0.5"), mpf("0.75"), mpf("0.1"), 1, "float32")
+    assert d == lr32 and d != mpf("0.1")
+    assert e == round_to(round_to(1 / (2 * lr32), "float32") * lr32, "float32")
+
+
+def test_tensor_step_adam_scalars_zero_learning_rate_gives_no_update():
+    d, e = tensor_step_adam_scalars(mpf(0), mpf("0.5"), mpf("0.75"), mpf("0.5"), 1, "float32")
+    assert d == 0 and mpmath.isinf(e)
+
+
+def test_second_moment_forms_agree_on_finite_values_and_differ_on_an_infinite_v():
+    v, g, b = mpf(3), mpf("0.5"), mpf("0.75")
+    assert second_moment_value(v, g, b, "mix") == second_moment_value(v, g, b, "delta") == mpf("2.3125")
+    assert mpmath.isinf(second_moment_value(mpmath.inf, g, b, "mix"))
+    assert mpmath.isnan(second_moment_value(mpmath.inf, g, b, "delta"))
+
+
+def test_clamp_bound_below_the_smallest_subnormal_becomes_zero():
+    eps1 = mpf(2) ** -80  # the scenarios' ε₁; ε₁² = 2⁻¹⁶⁰
+    assert round_to(eps1 * eps1, "float32") == 0 and round_to(eps1 * eps1, "bfloat16") == 0
+    assert round_to(eps1 * eps1, "float64") == eps1 * eps1
+
+
+def test_mu_product_is_float32_before_a_checkpoint_and_float64_after_it():
+    (case,) = [c for c in cases(get("nadam")) if c.scenario == "resume" and c.profile.name == "torch"]
+    records = run(case, round_hypers={"mu_product": "float32", "mu_product@checkpoint": "float64"})
+    products = [r.state["w"]["mu_product"] for r in records]
+    k = case.checkpoint_at
+    assert all(representable(x, "float32") for x in products[:k])
+    after = products[k:]
+    assert after and all(representable(x, "float64") for x in after)
+    assert not all(representable(x, "float32") for x in after)  # multiplied in float64 now

@@ -55,6 +55,8 @@ class CaseResult:
     message: str = ""
     diagnosis: dict | None = None
     declared_divergences: list = field(default_factory=list)
+    precision_effects: dict = field(default_factory=dict)  # declared effects applied to the reference
+    known_finding: str = ""  # the profile's note when a declared finding covers this fail/error
     vector: str = ""
     seconds: float = 0.0
     errors_by_step: list = field(default_factory=list)  # max ulp error per step (for plots)

@@ -118,10 +118,12 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
             base.message = f"inputs of {case.scenario} are not exact in {case.impl.dtype}"
             return base
         effects = adapter.precision_effects(case.algorithm, case.impl) if hasattr(adapter, "precision_effects") else {}
+        base.precision_effects = dict(effects)
         expected, text = vectors.expected_doc(case.rel, case.profile, effects)
         result = adapter.run(doc, case.impl)
         out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
                       doc_json=text)
+        out.precision_effects = dict(effects)
     except Unsupported as exc:
         base.verdict = "skip"
         base.message = str(exc)
@@ -130,9 +132,93 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
         base.verdict = "error"
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" ({tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
-        base.message = f"{type(exc).__name__}: {exc}{where}".strip()
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        base.message = f"{type(exc).__name__}: {first}{where}".strip()
         out = base
     out.declared_divergences = declared
     out.vector = case.rel
+    if out.verdict in ("fail", "error"):
+        profile = alg.profiles.get(case.profile)
+        finding = profile and profile.finding_for(case.scenario, case.impl.code_path, case.impl.device,
+                                                  case.impl.dtype, out.verdict)
+        if finding:
+            out.known_finding = finding.note
     out.seconds = time.perf_counter() - start
     return out
+
+
+# --- running many cases, in this process or in worker processes ---------------------------------
+
+_WORKER: dict = {}
+
+
+def _worker_init(directory: str) -> None:
+    _WORKER["vectors"] = VectorCache(Path(directory))
+    _WORKER["adapters"] = {}
+
+
+def _worker_run(chunk: list) -> list:
+    """Run ``chunk``, a list of (index, adapter target, Case), in a worker process."""
+    from .registry import load
+
+    adapters = _WORKER["adapters"]
+    out = []
+    for index, target, case in chunk:
+        if target not in adapters:
+            adapters[target] = load(target)
+        out.append((index, run_case(adapters[target], case, _WORKER["vectors"])))
+    return out
+
+
+def _chunks(work: list, jobs: int) -> list:
+    """Cases grouped so that a worker reuses what it loads (vectors, compiled graphs): by adapter,
+    algorithm and code path, split into pieces small enough to balance; slow paths first."""
+    groups: dict = {}
+    for index, (target, case) in enumerate(work):
+        groups.setdefault((target, case.algorithm, case.impl.code_path), []).append((index, target, case))
+    size = max(4, len(work) // (jobs * 16) or 1)
+    pieces = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    slow = {"compiled"}
+    pieces.sort(key=lambda p: (p[0][2].impl.code_path not in slow, -len(p)))
+    return pieces
+
+
+def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None) -> list:
+    """Verdicts of ``work``, a list of (adapter target, adapter instance, Case), in that order.
+
+    With ``jobs`` > 1 the cases run in that many worker processes (spawned: each loads the adapter
+    by its target name, so a third-party ``module:attr`` adapter must be importable); a worker
+    that dies turns its unfinished cases into ``error`` verdicts. ``on_result(case, result)`` is
+    called as each case finishes (for a progress bar)."""
+    results: list = [None] * len(work)
+    if jobs <= 1 or len(work) < 2:
+        vectors = VectorCache(directory)
+        for i, (_target, adapter, case) in enumerate(work):
+            results[i] = run_case(adapter, case, vectors)
+            if on_result:
+                on_result(case, results[i])
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pieces = _chunks([(target, case) for target, _adapter, case in work], jobs)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init,
+                             initargs=(str(directory),)) as pool:
+        futures = {pool.submit(_worker_run, piece): piece for piece in pieces}
+        for future in as_completed(futures):
+            try:
+                done = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker must not lose the other results
+                done = []
+                for index, _target, case in futures[future]:
+                    base = CaseResult(case.algorithm, case.profile, case.scenario, case.impl.adapter,
+                                      case.impl.code_path, case.impl.device, case.impl.dtype, vector=case.rel)
+                    base.verdict = "error"
+                    base.message = f"worker process failed: {type(exc).__name__}: {exc}"
+                    done.append((index, base))
+            for index, result in done:
+                results[index] = result
+                if on_result:
+                    on_result(work[index][2], result)
+    return results

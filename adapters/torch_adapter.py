@@ -35,6 +35,7 @@ class TorchAdapter:
     name = "torch"
     framework = "torch"
     can_inject_state = True
+    supports_cuda = True  # the cuda device (fused and capturable kernels) when a GPU is present
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("torch") is None:
@@ -255,8 +256,12 @@ class _OptimizerRun:
         return fresh, (self.compiled_step(fresh) if self.impl.code_path == "compiled" else fresh.step)
 
     def compiled_step(self, opt):
+        import logging
+
         torch = self.torch
         torch._dynamo.reset()
+        # dynamo warns once per process that it ignores the optimizer's profiler hook: not a finding
+        logging.getLogger("torch._logging._internal").setLevel(logging.ERROR)
 
         @torch.compile(fullgraph=False)
         def compiled():

@@ -134,6 +134,27 @@ def tensor_step_adam_scalars(lr, beta1, beta2, eps, t, dtype: str, directions=(0
     return fl(r * s), fl(div(1, s) * fl(eps))
 
 
+def compiled_adam_scalars(lr, beta1, beta2, t, dtype: str, lr_dtype: str = "float64", directions=(0, 0)):
+    """torch Adam's scalars in a torch.compile'd step (torch 2.13 ``_single_tensor_adam`` traced by
+    dynamo: the step count stays a 0-d ``dtype`` tensor and the learning rate is a 0-d
+    ``lr_dtype`` tensor, as the adapter passes it to avoid a recompilation per value):
+
+        c₁ = fl(1 − pow(fl(β₁), t)),  c₂ = fl(1 − pow(fl(β₂), t))      in ``dtype``
+        s  = fl'(η/c₁)                                                 in ``lr_dtype`` (promotion)
+        r  = sqrt(c₂)                                                  in ``dtype``
+
+    and the update is θ ← θ − s·m/(√v/r + ε), ε a Python float. ``directions`` as in
+    :func:`tensor_step_adam_scalars`. Returns (s, r)."""
+    from .numeric import mpf, round_to, sqrt
+
+    def pow_(b):
+        return fl_within(round_to(b, dtype) ** mpf(t), dtype, TORCH_FLOAT32_ULPS["pow"], directions[0])
+
+    c1, c2 = round_to(1 - pow_(beta1), dtype), round_to(1 - pow_(beta2), dtype)
+    s = round_to(round_to(lr, lr_dtype) / c1, lr_dtype)
+    return s, fl_within(sqrt(c2), dtype, TORCH_FLOAT32_ULPS["sqrt"], directions[1])
+
+
 def tensor_scalar_quotient(numerator, denominator, dtype: str):
     """``python_float / tensor`` for a 0-d tensor of ``dtype``: fl(fl(1/d)·fl(n)) (torch's
     Tensor.__rtruediv__ takes the reciprocal, then multiplies by the scalar cast to ``dtype``)."""

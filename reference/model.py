@@ -242,6 +242,34 @@ def precision_effects(profile, code_path: str | None, param_dtype: str, backend:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """A measured way in which a framework fails its own profile that no axis or precision effect
+    explains (a crash, a bug): the cases ``where`` selects are expected to have ``verdict``.
+    The checker reports them as known findings with the note; they still count, and the pytest
+    suite expects them to fail (strict xfail), so a fixed framework shows up."""
+
+    where: str
+    verdict: str
+    note: str
+
+    CLAUSES = ("code_path", "device", "dtype", "scenario")
+
+    def clauses(self) -> dict:
+        out = {}
+        for word in self.where.split():
+            key, _, values = word.partition("=")
+            if key not in self.CLAUSES or not values:
+                raise ValueError(f"finding where {self.where!r}: {word!r} is not one of "
+                                 f"{', '.join(k + '=a,b' for k in self.CLAUSES)}")
+            out[key] = values.split(",")
+        return out
+
+    def matches(self, scenario: str, code_path: str, device: str, dtype: str) -> bool:
+        have = {"scenario": scenario, "code_path": code_path, "device": device, "dtype": dtype}
+        return all(have[k] in values for k, values in self.clauses().items())
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     algorithm: str
@@ -256,6 +284,14 @@ class Profile:
     precision: tuple = ()
     notes: tuple = ()
     required: tuple = ()  # hyperparameters the framework's constructor needs even at defaults
+    findings: tuple = ()  # Finding: known failures no axis or effect explains
+
+    def finding_for(self, scenario: str, code_path: str, device: str, dtype: str, verdict: str):
+        """The declared finding that covers a case with this verdict, or None."""
+        for f in self.findings:
+            if f.verdict == verdict and f.matches(scenario, code_path, device, dtype):
+                return f
+        return None
 
     def supports(self, hyper: str) -> bool:
         return hyper not in self.unsupported
@@ -399,6 +435,14 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
             PrecisionEffect(tuple(p["hypers"]), p["dtype"], p.get("where", "all code paths"), p.get("note", ""))
             for p in body.pop("precision", [])
         )
+        findings = tuple(Finding(f["where"], f["verdict"], f["note"]) for f in body.pop("findings", []))
+        for f in findings:
+            try:
+                f.clauses()
+            except ValueError as exc:
+                raise UserError(f"{where}: profile {pname!r}: {exc}") from None
+            if f.verdict not in ("fail", "error"):
+                raise UserError(f"{where}: profile {pname!r}: a finding's verdict is 'fail' or 'error', not {f.verdict!r}")
         profiles[pname] = Profile(
             name=pname,
             algorithm=name,
@@ -413,6 +457,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
             precision=precision,
             notes=tuple(body.pop("notes", ())),
             required=tuple(body.pop("required", ())),
+            findings=findings,
         )
         if body:
             raise UserError(f"{where}: profile {pname!r} has unknown keys {sorted(body)}")

@@ -105,6 +105,8 @@ def framework_table(alg: Algorithm) -> str:
         for e in p.precision:
             out.append(f"  - precision effect: {', '.join(e.hypers)} rounded to {e.dtype} ({e.where})"
                        + (f": {e.note}" if e.note else ""))
+        for f in p.findings:
+            out.append(f"  - known finding ({f.where}, verdict {f.verdict}): {f.note}")
         for note in p.notes:
             out.append(f"  - {note}")
     return "\n".join(out)

@@ -169,7 +169,7 @@ def _spreads(case: Case, records, round_hypers, dtypes, base: dict | None = None
     else:
         step_scales = scales([], exact, base_lr=case.groups[0][1].lr)
     nudged = []
-    if round_hypers and "scalars" in round_hypers:
+    if round_hypers and ("scalars" in round_hypers or "scalars_compiled" in round_hypers):
         # a declared scalar format whose framework operations are faithful but not always
         # correctly rounded (torch's float32 pow and sqrt): reruns with those results one ulp
         # up and down bracket them (reference/common.py, spec/tolerance.md)

@@ -1,5 +1,6 @@
 """The checker: exact passes, faithful float64 arithmetic passes, a 1e-12 semantic change fails at
 the right step, declared divergences are reported; and `optconform check` end to end."""
+import importlib.util
 import json
 import subprocess
 import sys
@@ -117,3 +118,31 @@ def test_check_bad_arguments_exit_2_with_one_line(args, fragment):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_check_a_corrupted_vector_exits_2_naming_it(tmp_path):
+    import shutil
+
+    from optconform.reference.vectors import default_vector_dir
+
+    copy = tmp_path / "vectors"
+    shutil.copytree(default_vector_dir() / "sgd", copy / "sgd")
+    shutil.copy(default_vector_dir() / "manifest.json", copy / "manifest.json")
+    victim = sorted((copy / "sgd" / "spec").glob("*.json"))[0]
+    text = victim.read_text()
+    victim.write_text(text[: len(text) // 2])  # truncated
+    proc = cli("check", "--adapter", "tests.toy_adapters:ExactAdapter", "--only", "sgd", "--vectors", str(copy),
+               "--quiet")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and victim.name in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_check_reports_a_declared_finding_as_known_and_exits_0(tmp_path):
+    proc = cli("check", "--adapter", "torch", "--only", "sgd", "--code-path", "compiled", "--scenario", "param_groups",
+               "--dtype", "float32", "--quiet", "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "KNOWN ERROR sgd-torch-param_groups-torch-compiled-cpu-float32" in proc.stdout
+    case = json.loads((tmp_path / "r.json").read_text())["cases"][0]
+    assert case["verdict"] == "error" and "SpeculationLogDivergence" in case["known_finding"]

@@ -4,7 +4,7 @@ import dataclasses
 import mpmath
 import pytest
 
-from optconform.reference.model import PROFILE_ORDER, algorithms, axes
+from optconform.reference.model import PROFILE_ORDER, algorithms, axes, get
 from optconform.reference.numeric import representable
 from optconform.reference.scenarios import cases
 from optconform.reference.trajectory import run
@@ -86,3 +86,23 @@ def test_axis_catalogue_documents_every_value():
     for axis in axes().values():
         assert axis.doc
         assert all(text for text in axis.values.values())
+
+
+def test_findings_match_their_where_clauses():
+    from optconform.reference.model import Finding
+
+    f = Finding("code_path=compiled scenario=param_groups,resume", "error", "crashes")
+    assert f.matches("param_groups", "compiled", "cpu", "float32")
+    assert f.matches("resume", "compiled", "cuda", "bfloat16")
+    assert not f.matches("param_groups", "forloop", "cpu", "float32")
+    assert not f.matches("probe", "compiled", "cpu", "float32")
+    with pytest.raises(ValueError, match="backend=x"):
+        Finding("backend=x", "error", "").clauses()
+
+
+def test_the_torch_sgd_profile_declares_the_compile_crash_as_a_finding():
+    sgd = get("sgd").profiles["torch"]
+    finding = sgd.finding_for("param_groups", "compiled", "cpu", "float64", "error")
+    assert finding is not None and "SpeculationLogDivergence" in finding.note
+    assert sgd.finding_for("param_groups", "compiled", "cpu", "float64", "fail") is None  # verdict must match
+    assert sgd.finding_for("param_groups", "forloop", "cpu", "float64", "error") is None

@@ -21,10 +21,13 @@ State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 Declared precision effect ``scalars`` (torch capturable/differentiable, where the step count is a
 float32 tensor): c₁, c₂, η/c₁, √c₂ and ε/(η/c₁) are float32 0-d tensors, and the update is
 θ − m/(√v/D + E) with D, E from ``common.tensor_step_adam_scalars`` (``eps_placement`` = std).
+Declared precision effect ``scalars_compiled`` (a torch.compile'd step): c₁, c₂ and √c₂ are float32
+0-d tensors, s = η/c₁ a float64 one, and the update is θ − s·m/(√v/√c₂ + ε)
+(``common.compiled_adam_scalars``).
 """
 from __future__ import annotations
 
-from ..common import first_moment, tensor_step_adam_scalars, weight_decay
+from ..common import compiled_adam_scalars, first_moment, tensor_step_adam_scalars, weight_decay
 from ..numeric import div, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -54,15 +57,20 @@ def step(p, g, state, h, sem, ctx):
     p, g = weight_decay(p, g, h, sem, ctx)
     m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
-    if h.get("scalars"):
+    if h.get("scalars") or h.get("scalars_compiled"):
         return tensor_scalar_update(p, m, v, ctx.t, h, sem)
     u = direction(m, v, ctx.t, h, sem)
     return tmap(lambda pi, ui: pi - h.lr * ui, p, u)
 
 
 def tensor_scalar_update(p, m, v, t, h, sem):
-    """θ − m/(√v/D + E) with torch's tensor-step scalars (declared precision effect ``scalars``)."""
+    """θ − m/(√v/D + E) with torch's tensor-step scalars (declared precision effect ``scalars``), or
+    θ − s·m/(√v/r + ε) with those of a torch.compile'd step (``scalars_compiled``)."""
     if sem.get("eps_placement", "std") != "std" or sem.get("bias_correction", "on") != "on":
         raise ValueError("the scalars precision effect models eps_placement = std with bias correction")
-    d, e = tensor_step_adam_scalars(h.lr, h.beta1, h.beta2, h.eps, t, h.scalars, h.get("scalars_nudge") or (0, 0))
+    directions = h.get("scalars_nudge") or (0, 0)
+    if h.get("scalars_compiled"):
+        s, r = compiled_adam_scalars(h.lr, h.beta1, h.beta2, t, h.scalars_compiled, directions=directions)
+        return tmap(lambda pi, mi, vi: pi - s * div(mi, sqrt(vi) / r + h.eps), p, m, v)
+    d, e = tensor_step_adam_scalars(h.lr, h.beta1, h.beta2, h.eps, t, h.scalars, directions)
     return tmap(lambda pi, mi, vi: pi - div(mi, div(sqrt(vi), d) + e), p, m, v)

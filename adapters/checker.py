@@ -64,7 +64,9 @@ class CaseResult:
 
     @property
     def id(self) -> str:
-        return f"{self.algorithm}-{self.profile}-{self.scenario}-{self.adapter}-{self.code_path}-{self.device}-{self.dtype}"
+        suffix = "" if self.mode == "trajectory" else f"-{self.mode}"
+        return (f"{self.algorithm}-{self.profile}-{self.scenario}-{self.adapter}-{self.code_path}-{self.device}-"
+                f"{self.dtype}{suffix}")
 
     def as_json(self) -> dict:
         out = asdict(self)
@@ -199,13 +201,15 @@ def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key:
         result.message = f"the implementation returned {len(observed)} of {len(prep.hi)} steps"
         return result
     spreads = doc.get("spread", {}).get(impl.dtype, [])
+    one_step = doc.get("mode") == "one-step"
     ulps = prep.ulp_table(impl.dtype)
     floor_ulp = float(ulp(0, impl.dtype))
     max_ulp = max_rel = 0.0
     first_by_kind: dict = {}
     for i, ys in enumerate(observed):
         t = i + 1
-        b = bound(t, spreads[i] if i < len(spreads) else 0.0, impl.dtype)
+        # one-step mode: every step starts from the exact state, so the floor is that of one step
+        b = bound(1 if one_step else t, spreads[i] if i < len(spreads) else 0.0, impl.dtype)
         step_worst = 0.0
         for (kind, label), hi, lo, fin, u, y in zip(prep.labels[i], prep.hi[i], prep.lo[i], prep.finite[i],
                                                      ulps[i], ys):

@@ -236,6 +236,11 @@ def cmd_check(args) -> int:
     from .harness import Selection, VectorCache, plan, run_cases
     from .registry import known_names, load
 
+    from .harness import MODES
+
+    for m in args.mode or []:
+        if m not in MODES:
+            raise UserError(f"{PROG} check: unknown mode {m!r}; choose from {', '.join(MODES)}")
     for d in args.dtype or []:
         if d not in DTYPES:
             raise UserError(f"{PROG} check: unknown dtype {d!r}; choose from {', '.join(DTYPES)}")
@@ -245,7 +250,7 @@ def cmd_check(args) -> int:
     names = args.adapter or known_names()
     selection = Selection(algorithms=tuple(args.only or ["*"]), scenarios=tuple(args.scenario or ["*"]),
                           code_paths=tuple(args.code_path or ["*"]), dtypes=tuple(args.dtype or ()),
-                          devices=tuple(args.device or ()))
+                          devices=tuple(args.device or ()), modes=tuple(dict.fromkeys(args.mode or ["trajectory"])))
     adapters_info = {}
     work = []
     for name in names:
@@ -451,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
                              optconform check --adapter torch --code-path fused --junit report.xml
                              optconform check --adapter my_pkg.conformance:MyAdapter --html report.html
                              optconform check --json results.json --scenario tiny_grad
+                             optconform check --adapter torch --mode one-step --only adam --dtype float64
                            """))
     p.add_argument("--adapter", action="append", metavar="NAME", help="adapter name or module:attr (repeatable)")
     p.add_argument("--only", action="append", metavar="GLOB", help="algorithms matching GLOB (repeatable)")
@@ -458,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-path", action="append", metavar="GLOB", help="code paths matching GLOB (repeatable)")
     p.add_argument("--dtype", action="append", metavar="D", help="float64, float32, bfloat16 or float16 (repeatable)")
     p.add_argument("--device", action="append", metavar="D", help="cpu or cuda (repeatable)")
+    p.add_argument("--mode", action="append", metavar="M",
+                   help="trajectory (default) or one-step: each step from the exact state of the step before, "
+                        "injected into the optimizer (repeatable)")
     p.add_argument("--json", metavar="FILE", help="write {cases, summary} as JSON")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")

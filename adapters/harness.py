@@ -25,6 +25,9 @@ from .checker import CaseResult, compare
 from .protocol import Implementation, Unsupported
 
 
+MODES = ("trajectory", "one-step")
+
+
 @dataclass
 class Case:
     rel: str
@@ -32,10 +35,12 @@ class Case:
     scenario: str
     profile: str
     impl: Implementation
+    mode: str = "trajectory"
 
     @property
     def id(self) -> str:
-        return f"{self.algorithm}-{self.profile}-{self.scenario}-{self.impl.id}"
+        suffix = "" if self.mode == "trajectory" else f"-{self.mode}"
+        return f"{self.algorithm}-{self.profile}-{self.scenario}-{self.impl.id}{suffix}"
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Selection:
     code_paths: tuple = ("*",)
     dtypes: tuple = ()
     devices: tuple = ()
+    modes: tuple = ("trajectory",)
 
     def matches(self, algorithm, scenario, impl) -> bool:
         return (any(fnmatch.fnmatchcase(algorithm, g) for g in self.algorithms)
@@ -65,9 +71,13 @@ def plan(adapter, directory: Path, selection: Selection, manifest: dict | None =
         if profile is None or profile not in entry["profiles"]:
             continue
         scenario = rest.split("/", 1)[1][:-len(".json")]
+        optimizer = get(algorithm).kind == "optimizer"
         for impl in adapter.implementations(algorithm):
             if selection.matches(algorithm, scenario, impl):
-                out.append(Case(rel, algorithm, scenario, profile, impl))
+                for mode in selection.modes:
+                    if mode == "one-step" and not (optimizer and getattr(adapter, "can_inject_state", False)):
+                        continue
+                    out.append(Case(rel, algorithm, scenario, profile, impl, mode))
     return out
 
 
@@ -86,6 +96,17 @@ class VectorCache:
             self.docs[rel] = (doc, json.dumps(doc))
         return self.docs[rel]
 
+    def one_step_doc(self, rel: str, profile: str, effects: dict, dtype: str) -> tuple[dict, str]:
+        """The one-step expectations of a vector in ``dtype`` (reference/onestep.py)."""
+        key = ("one-step", rel, profile, tuple(sorted(effects.items())), dtype)
+        if key not in self.expected:
+            from optconform.reference.onestep import one_step_document
+
+            doc, _ = self.doc(rel)
+            fresh = one_step_document(doc, profile, dtype, effects)
+            self.expected[key] = (fresh, json.dumps(fresh))
+        return self.expected[key]
+
     def expected_doc(self, rel: str, profile: str, effects: dict) -> tuple[dict, str]:
         """The vector, or the reference recomputed with declared precision effects."""
         doc, text = self.doc(rel)
@@ -102,11 +123,18 @@ class VectorCache:
         return self.expected[key]
 
 
+def _run_one_step(adapter, case: Case, vectors: VectorCache, effects: dict) -> CaseResult:
+    doc, _ = vectors.doc(case.rel)
+    expected, text = vectors.one_step_doc(case.rel, case.profile, effects, case.impl.dtype)
+    result = adapter.run_one_step(expected, case.impl)
+    return compare(expected, result, case.impl, case.profile, doc_json=text)
+
+
 def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
     start = time.perf_counter()
     alg = get(case.algorithm)
     base = CaseResult(case.algorithm, case.profile, case.scenario, case.impl.adapter, case.impl.code_path,
-                      case.impl.device, case.impl.dtype, vector=case.rel)
+                      case.impl.device, case.impl.dtype, mode=case.mode, vector=case.rel)
     spec = alg.profiles["spec"].semantics
     declared = []
     try:
@@ -119,10 +147,13 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
             return base
         effects = adapter.precision_effects(case.algorithm, case.impl) if hasattr(adapter, "precision_effects") else {}
         base.precision_effects = dict(effects)
-        expected, text = vectors.expected_doc(case.rel, case.profile, effects)
-        result = adapter.run(doc, case.impl)
-        out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
-                      doc_json=text)
+        if case.mode == "one-step":
+            out = _run_one_step(adapter, case, vectors, effects)
+        else:
+            expected, text = vectors.expected_doc(case.rel, case.profile, effects)
+            result = adapter.run(doc, case.impl)
+            out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
+                          doc_json=text)
         out.precision_effects = dict(effects)
     except Unsupported as exc:
         base.verdict = "skip"
@@ -213,7 +244,8 @@ def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None) -> lis
                 done = []
                 for index, _target, case in futures[future]:
                     base = CaseResult(case.algorithm, case.profile, case.scenario, case.impl.adapter,
-                                      case.impl.code_path, case.impl.device, case.impl.dtype, vector=case.rel)
+                                      case.impl.code_path, case.impl.device, case.impl.dtype, mode=case.mode,
+                                      vector=case.rel)
                     base.verdict = "error"
                     base.message = f"worker process failed: {type(exc).__name__}: {exc}"
                     done.append((index, base))

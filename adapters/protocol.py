@@ -11,7 +11,13 @@ the scenarios of the golden vectors. It declares:
   (forloop, foreach, fused, capturable, differentiable, compiled, ...) × device × dtype;
 * ``can_inject_state``: whether it can load an exact optimizer state (one-step mode).
 
-and runs a vector with ``run(vector, impl)``, returning an :class:`AdapterRun` in the vector's
+An adapter that sets ``can_inject_state`` also offers ``run_one_step(document, impl)``: the
+document (reference/onestep.py) carries, per step, ``inject`` — the parameters, the state by
+canonical names (null for step 1: a fresh optimizer), the gradient and the learning rate, all
+exact values of the dtype — and the adapter returns each step's result computed from exactly that,
+as an ``AdapterRun`` with ``mode = "one-step"``.
+
+It runs a vector with ``run(vector, impl)``, returning an :class:`AdapterRun` in the vector's
 shape: after every step the parameters, the optimizer state (by canonical state name) and the
 learning rate of each group, as Python floats (NaN and infinities included). For closed-loop
 scenarios the adapter computes the gradient from its own parameters, in its dtype, with

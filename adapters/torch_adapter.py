@@ -10,7 +10,8 @@ The optimizer is built from the profile data (``api``, ``names``); hyperparamete
 vector's, rounded to Python floats; the learning rate of a scheduled scenario is set on each
 param group before each step; state is read back through the profile's ``state_names``; for the
 ``resume`` scenario the state_dict is saved after the checkpoint step (serialized with
-torch.save) and loaded into a fresh optimizer.
+torch.save) and loaded into a fresh optimizer. One-step mode (every path but ``compiled``) writes
+the injected parameters, state entries and step count into the optimizer before each step.
 """
 from __future__ import annotations
 
@@ -95,6 +96,14 @@ class TorchAdapter:
 
             return AdapterRun(run_schedule(doc))
         return _OptimizerRun(doc, impl).run()
+
+    def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
+        """One-step mode (reference/onestep.py): ``doc`` carries, per step, the state to inject."""
+        if doc["kind"] != "optimizer":
+            raise Unsupported("one-step mode applies to optimizers only")
+        if impl.code_path == "compiled":
+            raise Unsupported("one-step mode is not offered for the compiled path (a recompilation per step)")
+        return _OptimizerRun(doc, impl).run_one_step()
 
 
 class _OptimizerRun:
@@ -244,6 +253,60 @@ class _OptimizerRun:
             if checkpoint == t:
                 opt, step = self.resume(opt)
         return AdapterRun(out)
+
+    def run_one_step(self) -> AdapterRun:
+        """Each step from the exact state of the step before, rounded to the dtype: step 1 from a
+        fresh optimizer, then the same optimizer with its parameters, its state entries (by the
+        profile's state names) and its step count overwritten before every step."""
+        torch = self.torch
+        opt = self.build()
+        inverse = {torch_name: canonical for canonical, torch_name in self.profile.state_names.items()}
+        out = []
+        for record, inject in zip(self.doc["steps"], self.doc["inject"]):
+            t = record["t"]
+            with torch.no_grad():
+                for n, values in inject["params"].items():
+                    self.tensors[n].copy_(self._tensor(values, self.tensors[n]))
+                if inject["state"] is not None:
+                    for n, p in self.tensors.items():
+                        self._inject_state(opt.state[p], inject["state"][n], inverse, t - 1)
+            for group, lr in zip(opt.param_groups, inject["lr"]):
+                if torch.is_tensor(group["lr"]):
+                    group["lr"].fill_(float(lr))
+                else:
+                    group["lr"] = float(lr)
+            for n, values in inject["grads"].items():
+                self.tensors[n].grad = self.to_grad(self._tensor(values, self.tensors[n]))
+            opt.step()
+            out.append({
+                "t": t,
+                "params": {n: p.detach().to("cpu", torch.float64).reshape(-1).tolist() for n, p in self.tensors.items()},
+                "state": self.read_state(opt),
+                "lr": [float(g["lr"]) for g in opt.param_groups],
+            })
+        return AdapterRun(out, mode="one-step")
+
+    def _tensor(self, values, like):
+        """Decimal strings that are values of the dtype (the reference rounded them) as a tensor
+        shaped like ``like``: float() reads them exactly, so no double rounding happens."""
+        flat = self.torch.tensor([float(v) for v in values], dtype=self.torch.float64)
+        return flat.reshape(like.shape).to(like.dtype).to(like.device)
+
+    def _inject_state(self, state: dict, values: dict, inverse: dict, steps_done: int) -> None:
+        for key, current in state.items():
+            if key == "step":
+                if self.torch.is_tensor(current):
+                    current.fill_(float(steps_done))
+                else:
+                    state[key] = steps_done
+                continue
+            canonical = inverse.get(key)
+            if canonical is None or canonical not in values:
+                raise Unsupported(f"one-step mode: torch state entry {key!r} has no canonical name to inject")
+            if not self.torch.is_tensor(current):
+                raise Unsupported(f"one-step mode: torch state entry {key!r} is not a tensor")
+            value = values[canonical]
+            current.copy_(self._tensor(value if isinstance(value, list) else [value], current))
 
     def resume(self, opt):
         """Save the state_dict (through torch.save) and load it into a fresh optimizer."""

@@ -52,6 +52,22 @@ def precision(dps: int | None = None, bits: int | None = None) -> Iterator[int]:
         mpmath.mp.prec = saved
 
 
+@contextlib.contextmanager
+def directed(rounding: str | None) -> Iterator[None]:
+    """Round every mpmath operation in the block toward −∞ (``"f"``) or +∞ (``"c"``) instead of to
+    nearest (``None`` leaves it): with ``precision(bits=p)``, the systematic extremes of a
+    format's rounding, which the one-step spread uses."""
+    if rounding is None:
+        yield
+        return
+    saved = mpmath.mp._prec_rounding[1]
+    mpmath.mp._prec_rounding[1] = rounding
+    try:
+        yield
+    finally:
+        mpmath.mp._prec_rounding[1] = saved
+
+
 def to_mpf(value: Number) -> "mpmath.mpf":
     """Parse a number exactly: decimal strings are read to the working precision, never via float."""
     if isinstance(value, mpmath.mpf):

@@ -146,3 +146,34 @@ def test_check_reports_a_declared_finding_as_known_and_exits_0(tmp_path):
     assert "KNOWN ERROR sgd-torch-param_groups-torch-compiled-cpu-float32" in proc.stdout
     case = json.loads((tmp_path / "r.json").read_text())["cases"][0]
     assert case["verdict"] == "error" and "SpeculationLogDivergence" in case["known_finding"]
+
+
+def _one_step_results(adapter, algorithms=("adam", "sgd")):
+    vectors = VectorCache(DIR)
+    selection = Selection(algorithms=algorithms, modes=("one-step",))
+    return [run_case(adapter, c, vectors) for c in plan(adapter, DIR, selection, vectors.manifest)]
+
+
+def test_one_step_mode_passes_a_faithful_float64_implementation_with_a_one_step_bound():
+    results = _one_step_results(toy_adapters.OneStepAdapter())
+    assert results and all(r.mode == "one-step" and r.id.endswith("-one-step") for r in results)
+    assert all(r.verdict == "pass" for r in results), [r.message for r in results if r.verdict != "pass"]
+    # the bound does not grow with the step count: 8 ulps unless the step's own spread is larger
+    long = [r for r in results if r.scenario == "long_run"]
+    assert long and all(b == long[0].bounds_by_step[0] or b < 50 for r in long for b in r.bounds_by_step)
+
+
+def test_one_step_mode_fails_a_1e_12_change_at_its_step():
+    adapter = toy_adapters.PerturbedOneStepAdapter()
+    results = [r for r in _one_step_results(adapter, ("adam",)) if r.scenario in ("probe", "defaults", "long_run")]
+    assert results
+    for r in results:
+        assert r.verdict == "fail", r.id
+        assert r.first_failing_step == adapter.at and r.diverged_first == "params"
+
+
+def test_plan_offers_one_step_only_to_adapters_that_inject_state():
+    vectors = VectorCache(DIR)
+    selection = Selection(algorithms=("adam",), modes=("one-step",))
+    assert not plan(toy_adapters.ExactAdapter(), DIR, selection, vectors.manifest)
+    assert plan(toy_adapters.OneStepAdapter(), DIR, selection, vectors.manifest)

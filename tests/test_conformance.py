@@ -1,7 +1,8 @@
 """The conformance suite: every shipped vector × every implementation of every installed adapter.
 
 One test per case, with the id the checker gives it (``adam-torch-tiny_grad-torch-fused-cpu-float32``:
-algorithm, profile, scenario, adapter, code path, device, dtype). A case passes when the checker's
+algorithm, profile, scenario, adapter, code path, device, dtype), in trajectory mode and, for
+adapters that inject optimizer state, in one-step mode (ids ending ``-one-step``). A case passes when the checker's
 verdict is ``pass``; a ``skip`` verdict (a dtype the inputs are not exact in, a combination the
 framework rejects) skips with its reason. A case that a profile declares as a finding (a framework
 bug no axis or precision effect explains) is an expected failure, strictly: it must still fail
@@ -35,7 +36,8 @@ def _params() -> list:
         if getattr(adapter, "supports_cuda", False) and "cuda" not in adapter.devices():
             out.append(pytest.param(name, None, id=f"{name}-cuda",
                                     marks=pytest.mark.skip(reason="no CUDA device: the cuda cases run on a GPU machine")))
-        out += [pytest.param(name, case, id=case.id) for case in plan(adapter, VECTORS, Selection())]
+        selection = Selection(modes=("trajectory", "one-step"))
+        out += [pytest.param(name, case, id=case.id) for case in plan(adapter, VECTORS, selection)]
     return out
 
 
@@ -54,6 +56,8 @@ def _vectors() -> VectorCache:
 @pytest.mark.parametrize("adapter_name, case", _params())
 def test_conformance(adapter_name, case):
     result = run_case(_adapter(adapter_name), case, _vectors())
+    if result.verdict == "skip":
+        pytest.skip(result.message)
     profile = get(case.algorithm).profiles[case.profile]
     declared = [f for f in profile.findings
                 if f.matches(case.scenario, case.impl.code_path, case.impl.device, case.impl.dtype)]
@@ -62,6 +66,4 @@ def test_conformance(adapter_name, case):
             pytest.xfail(f"declared finding: {result.known_finding}")
         pytest.fail(f"the profile declares a finding here ({declared[0].note}) but the verdict is "
                     f"{result.verdict}: {result.message or 'no message'}; update the profile's findings")
-    if result.verdict == "skip":
-        pytest.skip(result.message)
     assert result.verdict == "pass", result.message

@@ -74,3 +74,49 @@ class BrokenAdapter(ExactAdapter):
         if doc["scenario"] == "maximize":
             raise Unsupported("no maximize here")
         return super().run(doc, impl)
+
+
+class OneStepAdapter(ExactAdapter):
+    """Injects state: each step of ``doc["inject"]`` recomputed by the reference with every operation
+    rounded to 53 bits (a faithful float64 implementation), the resulting parameters scaled by
+    1 + ``rel`` from step ``at`` on (``rel`` = 0: no change)."""
+
+    name = "onestep"
+    can_inject_state = True
+    rel = 0.0
+    at = 3
+
+    def run_one_step(self, doc, impl):
+        import mpmath
+
+        from optconform.reference.onestep import _one_step
+        from optconform.reference.tensor import Tensor as T
+
+        case = case_from_vector(doc, "spec")
+        shapes = {n: t.shape for n, t in case.params.items()}
+        impl_ = case.algorithm.impl
+        templates = {n: impl_.init(p, case.groups[0][1], case.semantics) for n, p in case.params.items()}
+        steps = []
+        for record, inject in zip(doc["steps"], doc["inject"]):
+            t = record["t"]
+            params = {n: T.from_values(v, shapes[n]) for n, v in inject["params"].items()}
+            if inject["state"] is None:
+                state = {n: impl_.init(params[n], case.groups[0][1], case.semantics) for n in params}
+            else:
+                state = {n: {k: (T.from_values(v, templates[n][k].shape if k in templates[n] else shapes[n])
+                                 if isinstance(v, list) else mpmath.mpf(v)) for k, v in e.items()}
+                         for n, e in inject["state"].items()}
+            grads = {n: T.from_values(v, shapes[n]) for n, v in inject["grads"].items()}
+            scale = 1 + (self.rel if t >= self.at else 0)
+            lrs = [mpmath.mpf(x) for x in inject["lr"]]
+            p, s, used = _one_step(impl_, case.groups, case, case.semantics, params, state, grads, lrs, t, {}, 53)
+            steps.append({"t": t, "lr": [float(x) for x in record["lr"]],
+                          "params": {n: [float(x * scale) for x in v.data] for n, v in p.items()},
+                          "state": {n: {k: ([float(x) for x in v.data] if isinstance(v, T) else float(v))
+                                        for k, v in e.items()} for n, e in s.items()}})
+        return AdapterRun(steps, mode="one-step")
+
+
+class PerturbedOneStepAdapter(OneStepAdapter):
+    name = "onestep_perturbed"
+    rel = 1e-12

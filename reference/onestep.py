@@ -1,0 +1,187 @@
+"""One-step mode: the exact result of each step of a vector, started from the vector's exact state
+rounded to a dtype, as an implementation that can inject optimizer state runs it.
+
+For step t of an optimizer vector (spec/tolerance.md, "One-step mode"):
+
+1. the *injected* inputs are the vector's exact values after step t − 1 (the initial parameters
+   and the algorithm's initial state for t = 1) rounded to the dtype d — parameters and every
+   state entry, except entries a declared precision effect holds in another format (torch's NAdam
+   ``mu_product`` is float32) — and the gradient g_t rounded to d (for a closed-loop scenario the
+   vector's exact ∇f(θ_{t−1}), so both sides see the same gradient);
+2. the *expected* result is one step of the reference from exactly those inputs, in exact
+   arithmetic, with the learning rate η_t of the vector (the declared effects applied as in
+   trajectory mode);
+3. the one-step spread S_t is the largest difference, in ulps of d at σ_t, between that result
+   and the same step emulated as spec/tolerance.md emulates a trajectory: every operation rounded
+   to d's significand width, as written and with the real hyperparameters rounded to d, and exact
+   arithmetic with those rounded hyperparameters; every operation at d's width rounded toward −∞
+   and toward +∞ (an emulation that breaks down is left out); plus the reruns that bracket a
+   declared scalar format that is not correctly rounded.
+
+An implementation's one-step error at t is held to max(floor, 4·S_t) with the floor of a single
+step (8 ulps in float64, 2 in the other dtypes): one step cannot accumulate error, so this mode
+pins down each step's arithmetic more tightly than a trajectory can, and a failing step says
+exactly which update is wrong.
+"""
+from __future__ import annotations
+
+import copy
+
+import mpmath
+
+from .model import Namespace
+from .numeric import FORMATS, directed, precision, round_to, to_decimal, to_mpf
+from .replay import case_from_vector, real_hypers
+from .tensor import Tensor, tmap
+from .tolerance import ulp
+from .trajectory import _rounded
+
+MODE = "one-step"
+
+
+def _parse_state(raw: dict, templates: dict, shapes: dict) -> dict:
+    """A vector step's state, shaped like the algorithm's initial state ``templates`` (an entry
+    created later, like SGD's momentum buffer, has the parameter's shape)."""
+    out = {}
+    for n, entries in raw.items():
+        out[n] = {}
+        for k, v in entries.items():
+            like = templates[n].get(k)
+            if isinstance(v, list):
+                shape = like.shape if isinstance(like, Tensor) else shapes[n]
+                out[n][k] = Tensor.from_values(v, shape)
+            else:
+                out[n][k] = to_mpf(v)
+    return out
+
+
+def _round_state(state: dict, dtype: str, held: dict) -> dict:
+    out = {}
+    for n, entries in state.items():
+        out[n] = {}
+        for k, v in entries.items():
+            d = held.get(k, dtype)
+            out[n][k] = (tmap(lambda x: round_to(x, d), v) if isinstance(v, Tensor)
+                         else v if isinstance(v, (bool, int, str)) else round_to(v, d))
+    return out
+
+
+def _json_state(state: dict) -> dict:
+    return {n: {k: (v.decimals() if isinstance(v, Tensor) else to_decimal(v)) for k, v in e.items()}
+            for n, e in state.items()}
+
+
+def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: dict | None = None) -> dict:
+    """The one-step expectations of an optimizer vector for ``dtype`` (see the module docstring):
+    a vector-shaped document whose ``steps`` hold the expected results, ``spread`` the one-step
+    spread, and ``inject`` per step what the implementation must load before it (``state`` is
+    null for t = 1: a fresh optimizer takes the first step)."""
+    if doc["kind"] != "optimizer":
+        raise ValueError("one-step mode applies to optimizers only")
+    case = case_from_vector(doc, profile)
+    alg, sem, impl = case.algorithm, case.semantics, case.algorithm.impl
+    effects = dict(round_hypers or {})
+    held = {k: v for k, v in effects.items() if k in alg.state}  # state entries kept in another format
+    shapes = {n: t.shape for n, t in case.params.items()}
+    bits = FORMATS[dtype].precision
+    groups = [(names, _rounded(h, effects)) for names, h in case.groups]
+    exact_params = {n: t.copy() for n, t in case.params.items()}
+    templates = {n: impl.init(p, groups[_group_of(case, n)][1], sem) for n, p in case.params.items()}
+    exact_state = None
+    # the emulations of spec/tolerance.md, for one step: every operation at the dtype's width, as
+    # written and with the real hyperparameters rounded to the dtype; exact arithmetic with those
+    # rounded hyperparameters; every operation at the dtype's width rounded toward −∞ and toward
+    # +∞ (the systematic extremes: one step is too short for round-to-nearest samples to show the
+    # worst case); and, for a declared scalar format that is not correctly rounded (torch's
+    # float32 pow and sqrt), the four reruns that bracket it
+    rounded = dict(effects, **{n: dtype for n in real_hypers(case)})
+    rounded_groups = [(names, _rounded(h, rounded)) for names, h in case.groups]
+    variants = [(groups, effects, bits), (rounded_groups, rounded, bits), (rounded_groups, rounded, None),
+                (groups, effects, (bits, "f")), (groups, effects, (bits, "c"))]
+    if "scalars" in effects or "scalars_compiled" in effects:
+        for nudge in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            nudged = dict(effects, scalars_nudge=nudge)
+            variants.append(([(names, _rounded(h, nudged)) for names, h in case.groups], nudged, None))
+    out = {k: v for k, v in doc.items() if k not in ("steps", "spread")}
+    out.update({"mode": MODE, "dtypes": [dtype], "spread": {dtype: []}, "steps": [], "inject": []})
+    for t, vstep in enumerate(doc["steps"], 1):
+        params_in = {n: tmap(lambda x: round_to(x, dtype), p) for n, p in exact_params.items()}
+        if exact_state is None:
+            state_in = {n: impl.init(params_in[n], groups[_group_of(case, n)][1], sem) for n in params_in}
+        else:
+            state_in = _round_state(exact_state, dtype, held)
+        raw_grads = vstep.get("grads") or doc["inputs"]["grads"][t - 1]
+        grads = {n: tmap(lambda x: round_to(x, dtype), Tensor.from_values(v, shapes[n])) for n, v in raw_grads.items()}
+        lrs = [to_mpf(x) for x in vstep["lr"]]
+        exact_out = _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects, None)
+        spread = 0.0
+        for variant_groups, variant_effects, variant_bits in variants:
+            try:
+                emul_out = _one_step(impl, variant_groups, case, sem, params_in, state_in, grads, lrs, t,
+                                     variant_effects, variant_bits)
+            except (ZeroDivisionError, ValueError, OverflowError):
+                # the emulation breaks down (1 − β₂ᵗ rounds to 0 at 8 bits; frameworks compute
+                # such scalars in double): it is left out, as in trajectory mode
+                continue
+            spread = max(spread, _largest_error(exact_out, emul_out, params_in, state_in, dtype))
+        out["spread"][dtype].append(float(f"{spread:.3g}"))
+        out["steps"].append({"t": t, "lr": [to_decimal(x) for x in exact_out[2]],
+                             "params": {n: p.decimals() for n, p in exact_out[0].items()},
+                             "state": _json_state(exact_out[1])})
+        out["inject"].append({"params": {n: p.decimals() for n, p in params_in.items()},
+                              "state": None if exact_state is None else _json_state(state_in),
+                              "grads": {n: g.decimals() for n, g in grads.items()},
+                              "lr": [to_decimal(x) for x in lrs]})
+        exact_params = {n: Tensor.from_values(v, shapes[n]) for n, v in vstep["params"].items()}
+        exact_state = _parse_state(vstep["state"], templates, shapes)
+    return out
+
+
+def _largest_error(exact_out, emul_out, params_in, state_in, dtype: str) -> float:
+    """The largest difference between two one-step results, in ulps of ``dtype`` at
+    σ = max(|result|, |injected value|), over parameters and tensor state entries."""
+    worst = 0.0
+    for n in exact_out[0]:
+        triples = list(zip(exact_out[0][n].data, emul_out[0][n].data, params_in[n].data))
+        for k, v in exact_out[1][n].items():
+            if isinstance(v, Tensor):
+                before = state_in[n].get(k)
+                triples += zip(v.data, emul_out[1][n][k].data,
+                               before.data if isinstance(before, Tensor) else [0] * len(v.data))
+        for x, y, x0 in triples:
+            if mpmath.isfinite(x) and mpmath.isfinite(y):
+                sigma = max(abs(x), abs(x0) if mpmath.isfinite(x0) else 0)
+                worst = max(worst, float(abs(y - x) / ulp(sigma, dtype)))
+    return worst
+
+
+def _group_of(case, name: str) -> int:
+    for gi, (names, _) in enumerate(case.groups):
+        if name in names:
+            return gi
+    raise KeyError(name)
+
+
+def _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects, bits):
+    """One step from the injected inputs: (params, state, learning rates), exact or at ``bits``."""
+    params = {n: p.copy() for n, p in params_in.items()}
+    state = copy.deepcopy(state_in)
+    used = []
+    bits, rounding = bits if isinstance(bits, tuple) else (bits, None)
+    with precision(None, bits), directed(rounding):
+        for gi, (names, h) in enumerate(groups):
+            base = case.groups[gi][1].lr
+            factor = lrs[gi] / base if base else mpmath.mpf(1)
+            lr_t = h.lr * factor
+            if "lr" in effects:
+                lr_t = round_to(lr_t, effects["lr"])
+            used.append(lr_t)
+            h_t = Namespace(h)
+            h_t["lr"] = lr_t
+            ctx = Namespace(t=t, lr=lr_t, lr_factor=factor, base_lr=h.lr)
+            for n in names:
+                g = grads[n]
+                if h_t.get("maximize"):
+                    g = tmap(lambda x: -x, g)
+                params[n] = impl.step(params[n], g, state[n], h_t, sem, ctx)
+    return params, state, used

@@ -178,6 +178,11 @@ def _case_section(case: dict, png: str | None) -> list:
     out = [f'<div class="case {escape(verdict or "")}" id="{_anchor("case", case.get("id", ""))}">',
            f"<h4>{escape(verdict or '')}: <code>{escape(str(case.get('id', '')))}</code></h4>",
            f'<div class="msg">{escape(case.get("message") or "")}</div>']
+    if case.get("known_finding"):
+        out.append(f"<p><b>known finding</b> (declared in the profile): {escape(case['known_finding'])}</p>")
+    if case.get("precision_effects"):
+        effects = ", ".join(f"{k} → {v}" for k, v in case["precision_effects"].items())
+        out.append(f"<p>precision effects applied to the reference: {escape(effects)}</p>")
     if verdict == "fail":
         out.append("<table>" + "".join(f"<tr><th>{label}</th><td>{escape(_fmt(case.get(key)))}</td></tr>"
                                        for label, key in METRICS) + "</table>")

@@ -76,6 +76,8 @@ def build(cases: list, summary: dict) -> ET.Element:
                                name=case_name(case), time=_seconds(case.get("seconds")))
             verdict = case.get("verdict")
             message = _text(case.get("message") or verdict or "")
+            if case.get("known_finding"):
+                message = _text(f"{message} [known finding: {case['known_finding']}]")
             if verdict == "fail":
                 counts["failures"] += 1
                 ET.SubElement(tc, "failure", message=message, type="ConformanceFailure").text = _text(_body(case))

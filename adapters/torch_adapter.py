@@ -244,15 +244,43 @@ class _OptimizerRun:
             for n, g in grads.items():
                 self.tensors[n].grad = self.to_grad(g)
             step()
-            out.append({
-                "t": t,
-                "params": {n: p.detach().to("cpu", torch.float64).reshape(-1).tolist() for n, p in self.tensors.items()},
-                "state": self.read_state(opt),
-                "lr": [float(g["lr"]) for g in opt.param_groups],
-            })
+            out.append(self.snapshot(opt, t))
             if checkpoint == t:
                 opt, step = self.resume(opt)
-        return AdapterRun(out)
+        return AdapterRun(self.to_floats(out))
+
+    def snapshot(self, opt, t: int) -> dict:
+        """Copies of the parameters and state tensors after step t (converted once, at the end)."""
+        state = {}
+        for n, p in self.tensors.items():
+            st = opt.state.get(p, {})
+            state[n] = {canonical: st[name].detach().clone() for canonical, name in self.profile.state_names.items()
+                        if name in st and self.torch.is_tensor(st[name])}
+        return {"t": t, "params": {n: p.detach().clone() for n, p in self.tensors.items()}, "state": state,
+                "lr": [float(g["lr"]) for g in opt.param_groups]}
+
+    def to_floats(self, steps: list) -> list:
+        """The snapshots as Python floats: one conversion per tensor and entry for the whole run
+        (stacked over the steps) instead of one per step."""
+        torch = self.torch
+
+        def stacked(tensors: list) -> list:
+            if len({tuple(x.shape) for x in tensors}) != 1:
+                return [x.to("cpu", torch.float64).reshape(-1).tolist() for x in tensors]
+            return torch.stack(tensors).to("cpu", torch.float64).reshape(len(tensors), -1).tolist()
+
+        for n in self.tensors:
+            for step, values in zip(steps, stacked([s["params"][n] for s in steps])):
+                step["params"][n] = values
+            entries = {}
+            for s in steps:
+                for canonical, x in s["state"].get(n, {}).items():
+                    entries.setdefault(canonical, []).append((s, x))
+            for canonical, pairs in entries.items():
+                scalar = pairs[0][1].dim() == 0
+                for (s, _), values in zip(pairs, stacked([x for _, x in pairs])):
+                    s["state"][n][canonical] = values[0] if scalar else values
+        return steps
 
     def run_one_step(self) -> AdapterRun:
         """Each step from the exact state of the step before, rounded to the dtype: step 1 from a

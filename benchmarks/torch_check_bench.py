@@ -1,36 +1,25 @@
 """Benchmark: `optconform check --adapter torch` over the CPU matrix, and the adapter's overhead
 over a bare hand-written torch loop doing the same steps, side by side in one process.
 
-    python benchmarks/torch_check_bench.py
+    python benchmarks/torch_check_bench.py [--quick]
 
-1. The whole CPU matrix except the compiled path (forloop, foreach, fused, differentiable,
-   scheduler; every dtype), through the same harness `optconform check` uses; then the compiled
-   path on its own (it recompiles for every case).
+1. Wall time of the command itself, `optconform check --adapter torch --quiet` (every CPU code
+   path including the compiled one, every dtype, trajectory mode), with the default number of
+   worker processes (one per CPU) and with `--jobs 1`; then `--mode one-step`. (`--quick` skips
+   the single-process and one-step runs.)
 2. Overhead: for every Adam and SGD vector in float32 on the forloop path, the adapter's `run`
    against a bare loop that builds the optimizer once, assigns pre-built gradient tensors and
    calls step() — the same steps, reading the parameters back after every step as the adapter
-   does. Ratio = adapter / bare, best of 3.
+   does (the adapter also reads the state back, which the checker needs). Ratio = adapter /
+   bare, best of 5, alternating the two.
 """
 from __future__ import annotations
 
 import time
 
-from optconform.adapters.harness import Selection, VectorCache, plan, run_case
 from optconform.adapters.protocol import Implementation
 from optconform.adapters.torch_adapter import TorchAdapter
 from optconform.reference import vectors as V
-
-
-def matrix(paths) -> tuple[float, dict]:
-    adapter, directory = TorchAdapter(), V.default_vector_dir()
-    vectors = VectorCache(directory)
-    cases = plan(adapter, directory, Selection(code_paths=paths, devices=("cpu",)), vectors.manifest)
-    start = time.perf_counter()
-    counts: dict = {}
-    for case in cases:
-        verdict = run_case(adapter, case, vectors).verdict
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return time.perf_counter() - start, counts
 
 
 def bare(doc) -> None:
@@ -57,7 +46,7 @@ def bare(doc) -> None:
         out.append({n: p.detach().double().reshape(-1).tolist() for n, p in params.items()})
 
 
-def overhead() -> tuple[float, float, int]:
+def overhead(rounds: int = 3) -> tuple[float, float, int]:
     adapter, directory = TorchAdapter(), V.default_vector_dir()
     manifest = V.read_manifest(directory)
     docs = []
@@ -70,7 +59,7 @@ def overhead() -> tuple[float, float, int]:
                 docs.append(doc)
     impl = Implementation("torch", "forloop", "cpu", "float32")
     best_adapter = best_bare = float("inf")
-    for _ in range(3):
+    for _ in range(rounds):
         start = time.perf_counter()
         for doc in docs:
             adapter.run(doc, impl)
@@ -82,14 +71,39 @@ def overhead() -> tuple[float, float, int]:
     return best_adapter, best_bare, len(docs)
 
 
+def command(*args: str) -> tuple[float, dict]:
+    """Wall time and summary of one `optconform check` run (a fresh process, as a user runs it)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = f"{tmp}/r.json"
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "optconform.adapters", "check", "--adapter", "torch", "--quiet",
+                        "--device", "cpu", "--json", report, *args], check=False, capture_output=True)
+        seconds = time.perf_counter() - start
+        summary = json.load(open(report))["summary"]
+    return seconds, {k: summary[k] for k in ("total", "pass", "fail", "error", "known", "skip", "jobs")}
+
+
 def main() -> None:
-    seconds, counts = matrix(("forloop", "foreach", "fused", "differentiable", "scheduler"))
-    print(f"torch CPU matrix without the compiled path: {sum(counts.values())} cases in {seconds:.1f} s {counts}")
-    seconds, counts = matrix(("compiled",))
-    print(f"torch compiled path: {sum(counts.values())} cases in {seconds:.1f} s {counts}")
-    a, b, n = overhead()
-    print(f"adapter overhead on {n} Adam/SGD vectors (float32, forloop): adapter {a:.3f} s, bare loop {b:.3f} s, "
-          f"ratio {a / b:.2f}x")
+    import sys
+
+    quick = "--quick" in sys.argv
+    runs = [("trajectory, default jobs", ())]
+    if not quick:
+        runs += [("trajectory, --jobs 1", ("--jobs", "1")), ("one-step, default jobs", ("--mode", "one-step"))]
+    for label, args in runs:
+        seconds, summary = command(*args)
+        print(f"optconform check --adapter torch ({label}): {seconds:.1f} s wall, {summary}")
+    best_a = best_b = float("inf")
+    for _ in range(5):
+        a, b, n = overhead(rounds=1)
+        best_a, best_b = min(best_a, a), min(best_b, b)
+    print(f"adapter overhead on {n} Adam/SGD vectors (float32, forloop): adapter {best_a:.3f} s, "
+          f"bare loop {best_b:.3f} s, ratio {best_a / best_b:.2f}x")
 
 
 if __name__ == "__main__":

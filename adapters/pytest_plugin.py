@@ -10,9 +10,11 @@ then name the adapter: ``pytest --optconform-adapter my_port.conformance:MyAdapt
 (repeatable; built-in names such as ``torch`` work too). Each case becomes one test with a
 readable id, e.g. ``adam-spec-tiny_grad-torch-fused-cpu-float32``. Narrow the matrix with
 ``--optconform-only GLOB`` (algorithms), ``--optconform-scenario GLOB``, ``--optconform-code-path
-GLOB``, ``--optconform-dtype D``, and use another vector set with ``--optconform-vectors DIR``.
+GLOB``, ``--optconform-dtype D``, ``--optconform-mode trajectory|one-step`` (default both; one-step
+only for adapters that inject state), and use another vector set with ``--optconform-vectors DIR``.
 A case whose verdict is ``skip`` is reported as skipped with its reason; ``fail`` and ``error``
-fail the test with the checker's message.
+fail the test with the checker's message; a case the profile declares as a finding is a strict
+expected failure.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ def pytest_addoption(parser):
     group.addoption("--optconform-scenario", action="append", default=[], metavar="GLOB", help="scenarios")
     group.addoption("--optconform-code-path", action="append", default=[], metavar="GLOB", help="code paths")
     group.addoption("--optconform-dtype", action="append", default=[], metavar="D", help="dtypes")
+    group.addoption("--optconform-mode", action="append", default=[], metavar="M",
+                    help="trajectory or one-step (repeatable; default both, one-step where the adapter injects state)")
     group.addoption("--optconform-vectors", default=None, metavar="DIR", help="vector folder")
 
 
@@ -61,9 +65,24 @@ class ConformanceCase:
         return run_case(self.adapter, self.case, self.vectors)
 
     def check(self):
+        """Pass, skip with the checker's reason, or fail with its message. A case its profile
+        declares as a finding is an expected failure, strictly: if the verdict is no longer the
+        declared one, the test fails and asks for the profile to be updated."""
+        from optconform.reference.model import get
+
         result = self.run()
         if result.verdict == "skip":
             pytest.skip(result.message)
+        case = self.case
+        profile = get(case.algorithm).profiles.get(case.profile)
+        declared = [f for f in (profile.findings if profile else ())
+                    if f.matches(case.scenario, case.impl.code_path, case.impl.device, case.impl.dtype)]
+        if declared:
+            if result.known_finding:
+                pytest.xfail(f"declared finding: {result.known_finding}")
+            pytest.fail(f"{result.id}: the profile declares a finding here ({declared[0].note}) but the verdict is "
+                        f"{result.verdict}: {result.message or 'no message'}; update the profile's findings",
+                        pytrace=False)
         if result.verdict != "pass":
             pytest.fail(f"{result.id}: {result.verdict}: {result.message}", pytrace=False)
         return result
@@ -80,7 +99,8 @@ def conformance_cases(config, default_adapters=()) -> list:
     selection = Selection(algorithms=tuple(config.getoption("--optconform-only") or ["*"]),
                           scenarios=tuple(config.getoption("--optconform-scenario") or ["*"]),
                           code_paths=tuple(config.getoption("--optconform-code-path") or ["*"]),
-                          dtypes=tuple(config.getoption("--optconform-dtype") or ()))
+                          dtypes=tuple(config.getoption("--optconform-dtype") or ()),
+                          modes=tuple(config.getoption("--optconform-mode") or ("trajectory", "one-step")))
     try:
         vectors = VectorCache(directory)
         out = []

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import pytest
 
-from optconform.adapters.harness import Selection, VectorCache, plan, run_case
+from optconform.adapters.harness import Selection, VectorCache, plan
+from optconform.adapters.pytest_plugin import ConformanceCase
 from optconform.adapters.registry import known_names, load
-from optconform.reference.model import get
 from optconform.reference.vectors import default_vector_dir
 
 VECTORS = default_vector_dir()
@@ -55,15 +55,4 @@ def _vectors() -> VectorCache:
 
 @pytest.mark.parametrize("adapter_name, case", _params())
 def test_conformance(adapter_name, case):
-    result = run_case(_adapter(adapter_name), case, _vectors())
-    if result.verdict == "skip":
-        pytest.skip(result.message)
-    profile = get(case.algorithm).profiles[case.profile]
-    declared = [f for f in profile.findings
-                if f.matches(case.scenario, case.impl.code_path, case.impl.device, case.impl.dtype)]
-    if declared:
-        if result.known_finding:
-            pytest.xfail(f"declared finding: {result.known_finding}")
-        pytest.fail(f"the profile declares a finding here ({declared[0].note}) but the verdict is "
-                    f"{result.verdict}: {result.message or 'no message'}; update the profile's findings")
-    assert result.verdict == "pass", result.message
+    ConformanceCase(_adapter(adapter_name), case, _vectors()).check()

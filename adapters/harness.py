@@ -67,17 +67,19 @@ def plan(adapter, directory: Path, selection: Selection, manifest: dict | None =
     out = []
     for rel, entry in manifest["files"].items():
         algorithm, _, rest = rel.partition("/")
-        profile = claimed.get(algorithm)
-        if profile is None or profile not in entry["profiles"]:
-            continue
-        scenario = rest.split("/", 1)[1][:-len(".json")]
-        optimizer = get(algorithm).kind == "optimizer"
-        for impl in adapter.implementations(algorithm):
-            if selection.matches(algorithm, scenario, impl):
-                for mode in selection.modes:
-                    if mode == "one-step" and not (optimizer and getattr(adapter, "can_inject_state", False)):
-                        continue
-                    out.append(Case(rel, algorithm, scenario, profile, impl, mode))
+        names = claimed.get(algorithm) or ()
+        # one profile name, or several: a vector they share (their semantics agree on every axis
+        # that matters for it) runs once, under the first claimed
+        shared = [p for p in ([names] if isinstance(names, str) else names) if p in entry["profiles"]]
+        for profile in shared[:1]:
+            scenario = rest.split("/", 1)[1][:-len(".json")]
+            optimizer = get(algorithm).kind == "optimizer"
+            for impl in adapter.implementations(algorithm):
+                if selection.matches(algorithm, scenario, impl):
+                    for mode in selection.modes:
+                        if mode == "one-step" and not (optimizer and getattr(adapter, "can_inject_state", False)):
+                            continue
+                        out.append(Case(rel, algorithm, scenario, profile, impl, mode))
     return out
 
 
@@ -126,7 +128,7 @@ class VectorCache:
 def _run_one_step(adapter, case: Case, vectors: VectorCache, effects: dict) -> CaseResult:
     doc, _ = vectors.doc(case.rel)
     expected, text = vectors.one_step_doc(case.rel, case.profile, effects, case.impl.dtype)
-    result = adapter.run_one_step(expected, case.impl)
+    result = adapter.run_one_step(dict(expected, profile=case.profile), case.impl)
     return compare(expected, result, case.impl, case.profile, doc_json=text)
 
 
@@ -145,13 +147,14 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
             base.verdict = "skip"
             base.message = f"inputs of {case.scenario} are not exact in {case.impl.dtype}"
             return base
-        effects = adapter.precision_effects(case.algorithm, case.impl) if hasattr(adapter, "precision_effects") else {}
+        effects = adapter.precision_effects(case.algorithm, case.impl, case.profile) \
+            if hasattr(adapter, "precision_effects") else {}
         base.precision_effects = dict(effects)
         if case.mode == "one-step":
             out = _run_one_step(adapter, case, vectors, effects)
         else:
             expected, text = vectors.expected_doc(case.rel, case.profile, effects)
-            result = adapter.run(doc, case.impl)
+            result = adapter.run(dict(doc, profile=case.profile), case.impl)
             out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
                           doc_json=text)
         out.precision_effects = dict(effects)

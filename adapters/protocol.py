@@ -5,8 +5,11 @@ the scenarios of the golden vectors. It declares:
 
 * ``name`` (``torch``, ``optax``, ... or any name a third party chooses), ``framework`` and
   ``version``;
-* ``profiles``: for each algorithm it implements, the name of the profile it claims (its vectors
-  are those whose ``profiles`` list contains that name);
+* ``profiles``: for each algorithm it implements, the name of the profile it claims, or a list of
+  names where several APIs of the framework implement it (torch's ``torch`` and
+  ``torch_decoupled``); its vectors are those whose ``profiles`` list contains a claimed name (a
+  vector several claimed profiles share runs once, under the first), and the vector handed to
+  ``run`` carries the profile under check as ``vector["profile"]``;
 * ``implementations(algorithm)``: every separately reported implementation — code path
   (forloop, foreach, fused, capturable, differentiable, compiled, ...) × device × dtype;
 * ``can_inject_state``: whether it can load an exact optimizer state (one-step mode).
@@ -76,7 +79,7 @@ class Adapter(Protocol):
 
     def available(self) -> tuple[bool, str]: ...
 
-    def profiles(self) -> dict[str, str]: ...
+    def profiles(self) -> dict[str, "str | list[str]"]: ...
 
     def implementations(self, algorithm: str) -> list[Implementation]: ...
 

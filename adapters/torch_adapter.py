@@ -54,8 +54,15 @@ class TorchAdapter:
 
         return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
-    def profiles(self) -> dict[str, str]:
-        return {name: "torch" for name, alg in algorithms().items() if "torch" in alg.profiles}
+    def profiles(self) -> dict[str, list]:
+        """Every torch profile of every algorithm: ``torch`` and its API variants
+        (``torch_decoupled``: Adam, NAdam, RAdam with decoupled_weight_decay=True)."""
+        out = {}
+        for name, alg in algorithms().items():
+            mine = [p for p, prof in alg.profiles.items() if prof.framework == "torch"]
+            if mine:
+                out[name] = mine
+        return out
 
     def code_paths(self, algorithm: str) -> list[str]:
         if get(algorithm).kind == "schedule":
@@ -85,10 +92,10 @@ class TorchAdapter:
                     out.append(Implementation(self.name, path, device, dtype))
         return out
 
-    def precision_effects(self, algorithm: str, impl: Implementation) -> dict:
+    def precision_effects(self, algorithm: str, impl: Implementation, profile: str = "torch") -> dict:
         """Declared precision effects of the torch profile that apply to this implementation: all
         of them, except those whose ``where`` names other code paths (``code_path=a,b``) or devices."""
-        return precision_effects(get(algorithm).profiles["torch"], impl.code_path, impl.dtype, device=impl.device)
+        return precision_effects(get(algorithm).profiles[profile], impl.code_path, impl.dtype, device=impl.device)
 
     def run(self, doc: dict, impl: Implementation) -> AdapterRun:
         if doc["kind"] == "schedule":
@@ -114,7 +121,7 @@ class _OptimizerRun:
         self.doc = doc
         self.impl = impl
         self.alg = get(doc["algorithm"])
-        self.profile = self.alg.profiles["torch"]
+        self.profile = self.alg.profiles[doc.get("profile") or "torch"]  # the harness names the profile
         self.dtype = getattr(torch, impl.dtype)
         self.device = torch.device(impl.device)
         if impl.device == "cuda" and not torch.cuda.is_available():

@@ -285,6 +285,7 @@ class Profile:
     notes: tuple = ()
     required: tuple = ()  # hyperparameters the framework's constructor needs even at defaults
     findings: tuple = ()  # Finding: known failures no axis or effect explains
+    framework: str = ""  # the framework whose API this is ("torch" for torch and torch_decoupled)
 
     def finding_for(self, scenario: str, code_path: str, device: str, dtype: str, verdict: str):
         """The declared finding that covers a case with this verdict, or None."""
@@ -416,9 +417,18 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
         alg_axes[axis_name] = tuple(values)
     profiles = {}
     raw_profiles = raw.get("profiles", {})
-    ordered = [p for p in PROFILE_ORDER if p in raw_profiles] + [p for p in raw_profiles if p not in PROFILE_ORDER]
+    def framework_of(pname: str) -> str:
+        declared = raw_profiles[pname].get("framework", pname)
+        if pname in PROFILE_ORDER and declared != pname or declared not in PROFILE_ORDER:
+            raise UserError(f"{where}: profile {pname!r}: a profile is 'spec' or one of {', '.join(PROFILE_ORDER[1:])}, "
+                            f"or names one of those as its framework (framework = \"torch\")")
+        return declared
+
+    # each framework's main profile, then its variants (another API of the same framework)
+    ordered = sorted(raw_profiles, key=lambda p: (PROFILE_ORDER.index(framework_of(p)), p != framework_of(p)))
     for pname in ordered:
         body = dict(raw_profiles[pname])
+        framework = body.pop("framework", pname)
         sem = dict(body.pop("semantics", {}))
         missing = [a for a in alg_axes if a not in sem]
         extra = [a for a in sem if a not in alg_axes]
@@ -458,6 +468,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
             notes=tuple(body.pop("notes", ())),
             required=tuple(body.pop("required", ())),
             findings=findings,
+            framework="" if framework == "spec" else framework,
         )
         if body:
             raise UserError(f"{where}: profile {pname!r} has unknown keys {sorted(body)}")

@@ -32,10 +32,10 @@ CLOSED_LOOP = ("quadratic", "rosenbrock")
 def _params():
     out = []
     for alg in algorithms().values():
-        for pname in alg.profiles:
-            if pname in FRAMEWORK_OF:
+        for pname, profile in alg.profiles.items():
+            if profile.framework in FRAMEWORK_OF:
                 out.append(pytest.param(alg.name, pname, id=f"{alg.name}-{pname}",
-                                        marks=pytest.mark.framework(FRAMEWORK_OF[pname])))
+                                        marks=pytest.mark.framework(FRAMEWORK_OF[profile.framework])))
     return out
 
 
@@ -59,8 +59,8 @@ DEFAULT_CODE_PATH = {"torch": "forloop"}
 def rounding_for(profile) -> dict:
     """The declared precision effects that apply where this test runs: the framework's default
     code path, in float64, on the Keras backend installed (tf_keras always runs TensorFlow)."""
-    backend = "tensorflow" if profile.name == "tf_keras" else _backend() if profile.name == "keras" else None
-    return precision_effects(profile, code_path=DEFAULT_CODE_PATH.get(profile.name), param_dtype="float64",
+    backend = "tensorflow" if profile.framework == "tf_keras" else _backend() if profile.framework == "keras" else None
+    return precision_effects(profile, code_path=DEFAULT_CODE_PATH.get(profile.framework), param_dtype="float64",
                              backend=backend)
 
 
@@ -137,7 +137,7 @@ def _with_semantics(case, semantics):
 
 @pytest.mark.parametrize("algorithm,profile", _params())
 def test_profile_matches_framework(algorithm, profile):
-    module = FRAMEWORK_OF[profile]
+    module = FRAMEWORK_OF[algorithms()[algorithm].profiles[profile].framework]
     if not _installed(module):
         pytest.skip(f"{module} is not installed")
     from .frameworks import drivers  # numpy comes with every framework, not with the reference
@@ -157,9 +157,9 @@ def test_profile_matches_framework(algorithm, profile):
             continue
         try:
             if alg.kind == "optimizer":
-                fw = drivers.RUNNERS[profile](alg, prof, case, defaults_only=case.scenario == "defaults")
+                fw = drivers.RUNNERS[prof.framework](alg, prof, case, defaults_only=case.scenario == "defaults")
             else:
-                fw = drivers.SCHEDULE_RUNNERS[profile](alg, prof, case.groups[0][1], case.steps)
+                fw = drivers.SCHEDULE_RUNNERS[prof.framework](alg, prof, case.groups[0][1], case.steps)
         except NotImplementedError:
             continue
         _, records = _ref_params(case, rounding)

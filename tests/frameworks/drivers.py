@@ -95,9 +95,9 @@ def torch_run(alg, profile, case, defaults_only=False):
     tensors = {n: torch.nn.Parameter(torch.tensor(a, dtype=torch.float64)) for n, a in params.items()}
     groups = [{"params": [tensors[n] for n in names], **_kwargs("torch", alg, h, profile, defaults_only)}
               for names, h in case.groups]
-    cls = _resolve(profile.api)
+    cls, extra = resolve_api(profile.api)  # literal keywords of the api: Adam(decoupled_weight_decay=True)
     ctor = _hook(alg.name, "torch_constructor_kwargs")
-    opt = cls(groups, **(ctor(case.groups[0][1], profile, defaults_only) if ctor else {}))
+    opt = cls(groups, **{**extra, **(ctor(case.groups[0][1], profile, defaults_only) if ctor else {})})
     lrs = case_lrs(case)
     convert = _hook(alg.name, "torch_grad")
     out = Trajectory()
@@ -239,7 +239,7 @@ def _lr_table_schedule(module, values):
 
 
 def keras_run(alg, profile, case, defaults_only=False):
-    module = keras_module(profile.name)
+    module = keras_module(profile.framework)
     params, grads = case_arrays(case)
     if len(case.groups) != 1:
         raise NotImplementedError("Keras profile checks drive one parameter group")
@@ -278,7 +278,7 @@ def _keras_state(opt, module, variables) -> dict:
 
 
 def keras_schedule_run(alg, profile, h, steps):
-    module = keras_module(profile.name)
+    module = keras_module(profile.framework)
     build = _hook(alg.name, "keras_schedule")
     fn = build(module, h, profile) if build else _resolve(profile.api)(**renamed_kwargs(h, profile))
     return [float(np.asarray(fn(k))) for k in range(steps)]

@@ -15,17 +15,10 @@ from __future__ import annotations
 
 import mpmath
 
-from ..errors import UserError
+from . import warmup_cosine
 
-
-def validate(h, where):
-    if h.total_steps <= h.warmup_steps:
-        raise UserError(f"{where}: total_steps must be greater than warmup_steps "
-                        f"(got {h.total_steps} <= {h.warmup_steps})")
-
-
-def horizon(h):
-    return int(h.total_steps)
+# the same hyperparameters and constraint as warmup_cosine (total_steps > warmup_steps)
+validate, horizon = warmup_cosine.validate, warmup_cosine.horizon
 
 
 def value(k, h, sem):

@@ -220,19 +220,6 @@ class _OptimizerRun:
             return torch.sparse_coo_tensor(keep.unsqueeze(0), g[keep], g.shape, check_invariants=True).coalesce()
         return g
 
-    def read_state(self, opt) -> dict:
-        out = {}
-        inverse = dict(self.profile.state_names)
-        for n, p in self.tensors.items():
-            st = opt.state.get(p, {})
-            entries = {}
-            for canonical, torch_name in inverse.items():
-                if torch_name in st and self.torch.is_tensor(st[torch_name]):
-                    value = st[torch_name].detach().to("cpu", self.torch.float64).reshape(-1).tolist()
-                    entries[canonical] = value if st[torch_name].dim() > 0 else value[0]
-            out[n] = entries
-        return out
-
     def run(self) -> AdapterRun:
         torch = self.torch
         opt = self.build()
@@ -313,13 +300,8 @@ class _OptimizerRun:
             for n, values in inject["grads"].items():
                 self.tensors[n].grad = self.to_grad(self._tensor(values, self.tensors[n]))
             opt.step()
-            out.append({
-                "t": t,
-                "params": {n: p.detach().to("cpu", torch.float64).reshape(-1).tolist() for n, p in self.tensors.items()},
-                "state": self.read_state(opt),
-                "lr": [float(g["lr"]) for g in opt.param_groups],
-            })
-        return AdapterRun(out, mode="one-step")
+            out.append(self.snapshot(opt, t))
+        return AdapterRun(self.to_floats(out), mode="one-step")
 
     def _tensor(self, values, like):
         """Decimal strings that are values of the dtype (the reference rounded them) as a tensor

@@ -89,7 +89,7 @@ class OneStepAdapter(ExactAdapter):
     def run_one_step(self, doc, impl):
         import mpmath
 
-        from optconform.reference.onestep import _one_step
+        from optconform.reference.onestep import _one_step, _parse_state
         from optconform.reference.tensor import Tensor as T
 
         case = case_from_vector(doc, "spec")
@@ -103,9 +103,7 @@ class OneStepAdapter(ExactAdapter):
             if inject["state"] is None:
                 state = {n: impl_.init(params[n], case.groups[0][1], case.semantics) for n in params}
             else:
-                state = {n: {k: (T.from_values(v, templates[n][k].shape if k in templates[n] else shapes[n])
-                                 if isinstance(v, list) else mpmath.mpf(v)) for k, v in e.items()}
-                         for n, e in inject["state"].items()}
+                state = _parse_state(inject["state"], templates, shapes)
             grads = {n: T.from_values(v, shapes[n]) for n, v in inject["grads"].items()}
             scale = 1 + (self.rel if t >= self.at else 0)
             lrs = [mpmath.mpf(x) for x in inject["lr"]]

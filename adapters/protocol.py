@@ -23,8 +23,7 @@ as an ``AdapterRun`` with ``mode = "one-step"``.
 It runs a vector with ``run(vector, impl)``, returning an :class:`AdapterRun` in the vector's
 shape: after every step the parameters, the optimizer state (by canonical state name) and the
 learning rate of each group, as Python floats (NaN and infinities included). For closed-loop
-scenarios the adapter computes the gradient from its own parameters, in its dtype, with
-:func:`closed_loop_gradient`. An adapter raises :class:`Unsupported` for a combination it cannot
+scenarios the adapter computes the gradient from its own parameters, in its dtype (frameworks/engine.py: ``closed_loop_gradient``, or :func:`closed_loop_gradient` here for Python floats). An adapter raises :class:`Unsupported` for a combination it cannot
 run (the case is then a ``skip``); any other exception is the case's ``error``.
 
 Importing this module (or the checker) imports no framework. A third-party adapter is a class or
@@ -33,7 +32,6 @@ or registered under the entry-point group ``optconform.adapters``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -87,36 +85,20 @@ class Adapter(Protocol):
 
 
 def closed_loop_gradient(objective: dict, params: dict, cast=float) -> dict:
-    """The gradient of a vector's closed-loop objective (spec/vectors.md), for adapters.
+    """The gradient of a vector's closed-loop objective (spec/vectors.md) for an adapter that holds
+    its parameters as Python floats: ``params`` maps names to flat lists, ``cast`` rounds each
+    result to the adapter's dtype. Computed in float64 by the one implementation every built-in
+    adapter uses (frameworks/engine.py: ``closed_loop_gradient``), which an adapter with arrays
+    calls directly to compute in its own dtype."""
+    import numpy as np
 
-    ``params`` maps names to flat lists of the adapter's own values; ``cast`` rounds each result
-    to the adapter's dtype (the default keeps Python floats). Quadratic:
-    ∂f/∂x_i = a_i (x_i − c_i); Rosenbrock over (x, y) pairs: s(−2(1 − x) − 4bx(y − x²)), 2sb(y − x²).
-    """
-    kind = objective["kind"]
-    out = {}
-    for name, x in params.items():
-        if kind == "quadratic":
-            a = [float(v) for v in objective["a"]]
-            c = [float(v) for v in objective["c"]]
-            out[name] = [cast(a[i % len(a)] * (x[i] - c[i % len(c)])) for i in range(len(x))]
-        elif kind == "rosenbrock":
-            s, b = float(objective["scale"]), float(objective["b"])
-            g = []
-            for i in range(0, len(x), 2):
-                r = x[i + 1] - x[i] * x[i]
-                g.append(cast(s * (-2 * (1 - x[i]) - 4 * b * x[i] * r)))
-                g.append(cast(s * 2 * b * r))
-            out[name] = g
-        else:
-            raise Unsupported(f"unknown objective {kind!r}")
-    return out
+    from .frameworks.engine import closed_loop_gradient as gradient
 
+    def constant(values):
+        return np.asarray(values, dtype=np.float64)
 
-def to_float(text: str) -> float:
-    """A vector decimal string as the nearest float (NaN and infinities included)."""
-    return float(text)
+    def interleave(gx, gy):
+        return np.stack([gx, gy], axis=-1).reshape(-1)
 
-
-def is_nan(x: float) -> bool:
-    return isinstance(x, float) and math.isnan(x)
+    return {name: [cast(float(v)) for v in gradient(objective, np.asarray(x, dtype=np.float64), constant, interleave)]
+            for name, x in params.items()}

@@ -1,6 +1,6 @@
 """Finding adapters: the built-in ones, entry points, and ``module:attr`` targets.
 
-* Built-in names: ``torch`` (more frameworks are added as their adapters land).
+* Built-in names: ``torch``, ``optax`` (more frameworks are added as their adapters land).
 * Third-party adapters register under the entry-point group ``optconform.adapters``
   (``[project.entry-points."optconform.adapters"] myport = "my_pkg.conformance:MyAdapter"``).
 * Any class or instance reachable as ``module:attr`` or ``path/to/file.py:attr`` works on the
@@ -17,7 +17,10 @@ from pathlib import Path
 
 from optconform.reference.errors import UserError
 
-BUILTIN = {"torch": "optconform.adapters.torch_adapter:TorchAdapter"}
+BUILTIN = {
+    "torch": "optconform.adapters.frameworks.torch_adapter:TorchAdapter",
+    "optax": "optconform.adapters.frameworks.optax_adapter:OptaxAdapter",
+}
 ENTRY_POINT_GROUP = "optconform.adapters"
 
 

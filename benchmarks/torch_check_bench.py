@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from optconform.adapters.protocol import Implementation
-from optconform.adapters.torch_adapter import TorchAdapter
+from optconform.adapters.frameworks.torch_adapter import TorchAdapter
 from optconform.reference import vectors as V
 
 

@@ -61,7 +61,7 @@ def test_errors_and_skips_are_per_case_and_the_run_continues():
 
 
 def test_declared_divergences_are_reported_not_hidden():
-    from optconform.adapters.torch_adapter import TorchAdapter
+    from optconform.adapters.frameworks.torch_adapter import TorchAdapter
 
     pytest.importorskip("torch")
     adapter = TorchAdapter()

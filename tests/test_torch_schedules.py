@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 from optconform.adapters.checker import compare  # noqa: E402
 from optconform.adapters.protocol import Implementation, Unsupported  # noqa: E402
-from optconform.adapters.torch_adapter import TorchAdapter  # noqa: E402
+from optconform.adapters.frameworks.torch_adapter import TorchAdapter  # noqa: E402
 
 pytestmark = pytest.mark.framework("torch")
 

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from optconform.adapters.builders import pyvalue, renamed_kwargs, resolve_api  # noqa: F401 (hooks import them here)
+from optconform.adapters.frameworks.engine import pyvalue, renamed_kwargs, resolve_api  # noqa: F401 (hooks import them here)
 
 
 
@@ -129,7 +129,7 @@ def _torch_state(opt, tensors, profile) -> dict:
 def torch_schedule_run(alg, profile, h, steps):
     # the builders live in the torch adapter (one place); a hook may still wrap them (reduce_on_plateau
     # feeds its metric stream)
-    from optconform.adapters import torch_schedules
+    from optconform.adapters.frameworks import torch_schedules
 
     opt = torch_schedules.make_optimizer(h)
     build = _hook(alg.name, "torch_schedule")

@@ -1,12 +1,12 @@
 """Building registry child schedules (lambda_lr, multiplicative) in optax, for sequential.
 
-(torch children are built by optconform.adapters.torch_schedules.child.)
+(torch children are built by optconform.adapters.frameworks.torch_schedules.child.)
 """
 from __future__ import annotations
 
 import math
 
-from optconform.adapters.torch_schedules import lr_lambda
+from optconform.adapters.frameworks.torch_schedules import lr_lambda
 
 
 def optax_child(lr, table):

@@ -12,7 +12,7 @@ precision effect.
 from __future__ import annotations
 
 # one definition, shared with the torch schedule builders (adapters/torch_schedules.py)
-from optconform.adapters.torch_schedules import declared_default, optional, pyval  # noqa: F401
+from optconform.adapters.frameworks.torch_schedules import declared_default, optional  # noqa: F401
 
 
 def f64(x):

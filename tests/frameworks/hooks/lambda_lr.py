@@ -1,7 +1,7 @@
 """Framework hooks for lambda_lr (see tests/frameworks/drivers.py): f(k) as a Python float function."""
 from __future__ import annotations
 
-from optconform.adapters import torch_schedules
+from optconform.adapters.frameworks import torch_schedules
 
 lr_lambda = torch_schedules.lr_lambda  # f(k) as a Python float function (shared with optax)
 

@@ -1,7 +1,7 @@
 """Framework hooks for linear_warmup (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-from optconform.adapters import torch_schedules
+from optconform.adapters.frameworks import torch_schedules
 
 from ._schedule_common import f64
 

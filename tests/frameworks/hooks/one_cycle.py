@@ -1,7 +1,7 @@
 """Framework hooks for one_cycle (see tests/frameworks/drivers.py)."""
 from __future__ import annotations
 
-from optconform.adapters import torch_schedules
+from optconform.adapters.frameworks import torch_schedules
 
 
 def torch_schedule(optimizer, h, profile):

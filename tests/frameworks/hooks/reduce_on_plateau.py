@@ -18,7 +18,7 @@ def _metrics():
 
 def torch_schedule(optimizer, h, profile):
     """torch: step() passes the next metric to ReduceLROnPlateau.step(metric)."""
-    from optconform.adapters import torch_schedules
+    from optconform.adapters.frameworks import torch_schedules
 
     return torch_schedules.build(optimizer, "reduce_on_plateau", h, profile, metrics=_metrics())
 

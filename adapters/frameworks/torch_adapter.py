@@ -20,8 +20,9 @@ import io
 
 from optconform.reference.model import algorithms, get, precision_effects
 
-from .builders import pyvalue, renamed_kwargs, resolve_api
-from .protocol import AdapterRun, Implementation, Unsupported
+from .engine import (closed_loop_gradient, gradient_stream, initial_params, optimizer_kwargs, pyvalue, read_state,
+                     resolve_api, step_lrs)
+from ..protocol import AdapterRun, Implementation, Unsupported
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 FUSED = {"sgd", "adam", "adamw", "amsgrad", "adagrad"}
@@ -80,6 +81,11 @@ class TorchAdapter:
             paths.append("compiled")
         return paths
 
+    def default_code_path(self, algorithm: str) -> str:
+        """The path a user gets without asking (torch's default on the CPU is the for-loop
+        implementation); the float64 profile confirmation runs it."""
+        return "scheduler" if get(algorithm).kind == "schedule" else "forloop"
+
     def implementations(self, algorithm: str) -> list[Implementation]:
         if get(algorithm).kind == "schedule":
             return [Implementation(self.name, "scheduler", "cpu", "float64")]
@@ -126,17 +132,18 @@ class _OptimizerRun:
         self.device = torch.device(impl.device)
         if impl.device == "cuda" and not torch.cuda.is_available():
             raise Unsupported("no CUDA device")
-        inputs = doc["inputs"]
-        self.shapes = {n: tuple(t["shape"]) for n, t in inputs["params"].items()}
+        self.shapes = {}
         self.tensors = {}
-        for n, t in inputs["params"].items():
-            value = torch.tensor([float(v) for v in t["values"]], dtype=torch.float64).reshape(self.shapes[n])
-            value = value.to(self.dtype).to(self.device)
+        for n, (shape, values) in initial_params(doc).items():
+            self.shapes[n] = shape
+            value = torch.tensor(values, dtype=torch.float64).reshape(shape).to(self.dtype).to(self.device)
             requires_grad = impl.code_path != "differentiable"
             self.tensors[n] = torch.nn.Parameter(value, requires_grad=requires_grad)
-        self.hypers = [self.alg.resolve("torch", g["hyper"]) for g in inputs["groups"]]
-        self.group_names = [g["params"] for g in inputs["groups"]]
-        self.scheduled = "schedule" in inputs
+        groups = doc["inputs"]["groups"]
+        self.hypers = [self.alg.resolve(self.profile.name, g["hyper"]) for g in groups]
+        self.group_names = [g["params"] for g in groups]
+        self.lrs = step_lrs(doc)
+        self.stream = self.gradient_stream(gradient_stream(doc))
 
     def path_kwargs(self) -> dict:
         path = self.impl.code_path
@@ -156,7 +163,7 @@ class _OptimizerRun:
 
     def build(self):
         cls, extra = resolve_api(self.profile.api)
-        kwargs = [renamed_kwargs(h, self.profile) for h in self.hypers]
+        kwargs = [optimizer_kwargs(self.doc, h, self.profile) for h in self.hypers]
         path = self.path_kwargs()
         if self.impl.code_path == "compiled":
             torch = self.torch
@@ -171,46 +178,30 @@ class _OptimizerRun:
                               f"{self.impl.device}/{self.impl.dtype}: {exc}") from None
 
     def gradient(self, t: int) -> dict:
-        inputs = self.doc["inputs"]
-        if "grads" in inputs:
-            if not hasattr(self, "_stream"):
-                self._stream = self.gradient_stream(inputs["grads"])
-            return {n: stack[t - 1] for n, stack in self._stream.items()}
-        return self.objective_gradient(inputs["objective"])
+        if self.stream is not None:
+            return {n: stack[t - 1] for n, stack in self.stream.items()}
+        return self.objective_gradient(self.doc["inputs"]["objective"])
 
-    def gradient_stream(self, grads) -> dict:
+    def gradient_stream(self, stream) -> dict | None:
         """Every step's gradient, converted once: name -> tensor of shape (steps, *shape)."""
+        if stream is None:
+            return None
         torch = self.torch
-        out = {}
-        for n, shape in self.shapes.items():
-            flat = [float(v) for step in grads for v in step[n]]
-            out[n] = torch.tensor(flat, dtype=torch.float64).reshape((len(grads),) + shape).to(self.dtype).to(self.device)
-        return out
+        return {n: torch.tensor([step[n] for step in stream], dtype=torch.float64).reshape((len(stream),) + shape)
+                .to(self.dtype).to(self.device) for n, shape in self.shapes.items()}
 
     def objective_gradient(self, objective) -> dict:
-        """∇f at the current parameters, computed in the parameters' dtype."""
+        """∇f at the current parameters, computed in the parameters' dtype (engine.closed_loop_gradient)."""
         torch = self.torch
-        out = {}
-        for n, p in self.tensors.items():
-            x = p.detach().reshape(-1)
-            if objective["kind"] == "quadratic":
-                a = torch.tensor([float(v) for v in objective["a"]], dtype=self.dtype, device=self.device)
-                c = torch.tensor([float(v) for v in objective["c"]], dtype=self.dtype, device=self.device)
-                idx_a = torch.arange(x.numel(), device=self.device) % a.numel()
-                idx_c = torch.arange(x.numel(), device=self.device) % c.numel()
-                g = a[idx_a] * (x - c[idx_c])
-            elif objective["kind"] == "rosenbrock":
-                s = torch.tensor(float(objective["scale"]), dtype=self.dtype, device=self.device)
-                b = torch.tensor(float(objective["b"]), dtype=self.dtype, device=self.device)
-                xs, ys = x[0::2], x[1::2]
-                r = ys - xs * xs
-                g = torch.empty_like(x)
-                g[0::2] = s * (-2 * (1 - xs) - 4 * b * xs * r)
-                g[1::2] = s * 2 * b * r
-            else:
-                raise Unsupported(f"unknown objective {objective['kind']!r}")
-            out[n] = g.reshape(p.shape)
-        return out
+
+        def constant(values):
+            return torch.tensor(values, dtype=self.dtype, device=self.device)
+
+        def interleave(gx, gy):
+            return torch.stack([gx, gy], dim=-1).reshape(-1)
+
+        return {n: closed_loop_gradient(objective, p.detach().reshape(-1), constant, interleave).reshape(p.shape)
+                for n, p in self.tensors.items()}
 
     def to_grad(self, g):
         if self.alg.name in SPARSE_GRADIENTS:
@@ -228,12 +219,8 @@ class _OptimizerRun:
         out = []
         for record in self.doc["steps"]:
             t = record["t"]
-            if self.scheduled:
-                for group, lr in zip(opt.param_groups, record["lr"]):
-                    if torch.is_tensor(group["lr"]):
-                        group["lr"].fill_(float(lr))
-                    else:
-                        group["lr"] = float(lr)
+            if self.lrs is not None:
+                self.set_lrs(opt, self.lrs[t - 1])
             grads = self.gradient(t)
             for n, g in grads.items():
                 self.tensors[n].grad = self.to_grad(g)
@@ -243,13 +230,20 @@ class _OptimizerRun:
                 opt, step = self.resume(opt)
         return AdapterRun(self.to_floats(out))
 
+    def set_lrs(self, opt, lrs: list) -> None:
+        for group, lr in zip(opt.param_groups, lrs):
+            if self.torch.is_tensor(group["lr"]):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+
     def snapshot(self, opt, t: int) -> dict:
         """Copies of the parameters and state tensors after step t (converted once, at the end)."""
         state = {}
         for n, p in self.tensors.items():
             st = opt.state.get(p, {})
-            state[n] = {canonical: st[name].detach().clone() for canonical, name in self.profile.state_names.items()
-                        if name in st and self.torch.is_tensor(st[name])}
+            state[n] = read_state(self.profile, lambda name: st[name].detach().clone()
+                                  if name in st and self.torch.is_tensor(st[name]) else None)
         return {"t": t, "params": {n: p.detach().clone() for n, p in self.tensors.items()}, "state": state,
                 "lr": [float(g["lr"]) for g in opt.param_groups]}
 
@@ -292,11 +286,7 @@ class _OptimizerRun:
                 if inject["state"] is not None:
                     for n, p in self.tensors.items():
                         self._inject_state(opt.state[p], inject["state"][n], inverse, t - 1)
-            for group, lr in zip(opt.param_groups, inject["lr"]):
-                if torch.is_tensor(group["lr"]):
-                    group["lr"].fill_(float(lr))
-                else:
-                    group["lr"] = float(lr)
+            self.set_lrs(opt, [float(lr) for lr in inject["lr"]])
             for n, values in inject["grads"].items():
                 self.tensors[n].grad = self.to_grad(self._tensor(values, self.tensors[n]))
             opt.step()

@@ -1,7 +1,7 @@
 """torch.optim.lr_scheduler builders for every schedule with a torch profile, and the vector runner.
 
 One place that knows how each canonical schedule is built in torch (the float64 profile checks in
-``tests/frameworks/hooks`` call these builders too):
+the profile checks reach them through the adapter):
 
 * :func:`build` ``(optimizer, name, h, profile=None, metrics=None)`` returns an object with
   ``step()`` for the resolved canonical hyperparameters ``h`` (``model.get(name).resolve("torch",
@@ -25,8 +25,8 @@ import math
 
 from optconform.reference.model import get
 
-from .builders import renamed_kwargs, resolve_api
-from .protocol import Unsupported
+from .engine import declared_default, optional, pyvalue, renamed_kwargs, resolve_api
+from ..protocol import Unsupported
 
 
 class NotDriven(Unsupported, NotImplementedError):
@@ -34,29 +34,6 @@ class NotDriven(Unsupported, NotImplementedError):
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def declared_default(profile, name):
-    """The profile's declared default of hyperparameter ``name``, parsed."""
-    hyper = get(profile.algorithm).hypers[name]
-    return hyper.parse(profile.defaults.get(name, hyper.default))
-
-
-def pyval(v):
-    if isinstance(v, (bool, int, str)):
-        return v
-    return float(v)
-
-
-def optional(h, profile, mapping, convert=None) -> dict:
-    """Keyword arguments ``{framework_name: value}`` for the hyperparameters of ``mapping``
-    (canonical → framework name) whose value differs from the profile's declared default: the
-    others are left out, so the framework's own default is used."""
-    out = {}
-    for canonical, fw_name in mapping.items():
-        if h[canonical] != declared_default(profile, canonical):
-            out[fw_name] = (convert or {}).get(canonical, pyval)(h[canonical])
-    return out
 
 
 def lr_lambda(fn, c):
@@ -316,4 +293,4 @@ def run_schedule(doc: dict) -> list:
 
 
 __all__ = ["BUILDERS", "NotDriven", "build", "child", "declared_default", "lr_lambda", "make_optimizer",
-           "optional", "pyval", "run_schedule"]
+           "optional", "run_schedule"]

@@ -60,8 +60,18 @@ class Selection:
                 and (not self.devices or impl.device in self.devices))
 
 
+def implementations_for(adapter, algorithm: str, profile: str) -> list:
+    """The implementations that run ``profile``'s vectors: ``adapter.implementations_for`` where an
+    adapter's code paths implement different profiles of one algorithm (jax.example_libraries
+    beside optax), else every implementation of the algorithm."""
+    if hasattr(adapter, "implementations_for"):
+        return adapter.implementations_for(algorithm, profile)
+    return adapter.implementations(algorithm)
+
+
 def plan(adapter, directory: Path, selection: Selection, manifest: dict | None = None) -> list[Case]:
-    """Every case of ``adapter`` over the vectors in ``directory`` that the selection keeps."""
+    """Every case of ``adapter`` over the vectors in ``directory`` that the selection keeps: each
+    implementation runs a vector once, under the first of the adapter's profiles that claims it."""
     manifest = manifest or V.read_manifest(directory)
     claimed = adapter.profiles()
     out = []
@@ -71,15 +81,18 @@ def plan(adapter, directory: Path, selection: Selection, manifest: dict | None =
         # one profile name, or several: a vector they share (their semantics agree on every axis
         # that matters for it) runs once, under the first claimed
         shared = [p for p in ([names] if isinstance(names, str) else names) if p in entry["profiles"]]
-        for profile in shared[:1]:
-            scenario = rest.split("/", 1)[1][:-len(".json")]
-            optimizer = get(algorithm).kind == "optimizer"
-            for impl in adapter.implementations(algorithm):
-                if selection.matches(algorithm, scenario, impl):
-                    for mode in selection.modes:
-                        if mode == "one-step" and not (optimizer and getattr(adapter, "can_inject_state", False)):
-                            continue
-                        out.append(Case(rel, algorithm, scenario, profile, impl, mode))
+        scenario = rest.split("/", 1)[1][:-len(".json")]
+        optimizer = get(algorithm).kind == "optimizer"
+        planned = set()
+        for profile in shared:
+            for impl in implementations_for(adapter, algorithm, profile):
+                if impl in planned or not selection.matches(algorithm, scenario, impl):
+                    continue
+                planned.add(impl)
+                for mode in selection.modes:
+                    if mode == "one-step" and not (optimizer and getattr(adapter, "can_inject_state", False)):
+                        continue
+                    out.append(Case(rel, algorithm, scenario, profile, impl, mode))
     return out
 
 

@@ -81,7 +81,7 @@ class TorchAdapter:
             paths.append("compiled")
         return paths
 
-    def default_code_path(self, algorithm: str) -> str:
+    def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
         """The path a user gets without asking (torch's default on the CPU is the for-loop
         implementation); the float64 profile confirmation runs it."""
         return "scheduler" if get(algorithm).kind == "schedule" else "forloop"

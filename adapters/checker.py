@@ -24,13 +24,9 @@ from dataclasses import asdict, dataclass, field
 import mpmath
 
 from optconform.reference.numeric import precision, to_mpf
-from optconform.reference.tolerance import ulp
+from optconform.reference.tolerance import bound, ulp  # bound: the one bound of spec/tolerance.md
 
 from .protocol import AdapterRun, Implementation
-
-FLOAT64_PER_STEP = 8
-LOW_PER_STEP = 2
-SPREAD_FACTOR = 4
 
 
 @dataclass
@@ -59,6 +55,7 @@ class CaseResult:
     known_finding: str = ""  # the profile's note when a declared finding covers this fail/error
     vector: str = ""
     seconds: float = 0.0
+    notes: list = field(default_factory=list)  # the adapter's notes, the case's Python warnings and log records
     errors_by_step: list = field(default_factory=list)  # max ulp error per step (for plots)
     bounds_by_step: list = field(default_factory=list)
 
@@ -174,11 +171,6 @@ def _prepare(doc_json: str) -> _Prepared:
 
 
 # --- the comparison ---------------------------------------------------------------------------
-
-
-def bound(t: int, spread_t: float, dtype: str) -> float:
-    floor = (FLOAT64_PER_STEP if dtype == "float64" else LOW_PER_STEP) * max(t, 1)
-    return max(float(floor), SPREAD_FACTOR * spread_t)
 
 
 def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key: str = "",

@@ -74,6 +74,12 @@ def first_moment(m: Tensor, g: Tensor, beta1, sem) -> Tensor:
     return tmap(lambda mi, gi: first_moment_value(mi, gi, beta1, form), m, g)
 
 
+def second_moment(v: Tensor, g: Tensor, beta2, sem) -> Tensor:
+    """v_t from v_{t−1} and g_t under the ``second_moment`` axis (see second_moment_value)."""
+    form = sem.second_moment
+    return tmap(lambda vi, gi: second_moment_value(vi, gi, beta2, form), v, g)
+
+
 # Largest error, in ulps of the result, of torch's float32 operations on 0-d CPU tensors, as the
 # precision effect ``scalars`` assumes them (torch 2.13, AVX-512 build), measured against exact
 # values: ``python_float ** tensor`` 0.558 ulp at most over 60000 (β, t) pairs (β random in

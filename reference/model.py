@@ -198,31 +198,62 @@ def load_axes(path: Path = AXES_FILE) -> dict[str, Axis]:
 # --- profiles -----------------------------------------------------------------------------------
 
 
+EVERYWHERE = "everywhere"
+
+
+def where_clauses(where: str, allowed: tuple) -> dict:
+    """The clauses of a ``where`` selector: space-separated ``key=a,b`` words with ``key`` one of
+    ``allowed`` (a case matches when, for every clause, its value is one of the listed ones), or
+    ``"everywhere"`` (also the empty string): no clause. ValueError for anything else — prose
+    belongs in the ``note``."""
+    if where.strip() == EVERYWHERE:
+        return {}
+    out = {}
+    for word in where.split():
+        key, _, values = word.partition("=")
+        names = values.split(",")
+        if key not in allowed or not all(names):
+            raise ValueError(f"where {where!r}: {word!r} is not one of "
+                             f"{', '.join(k + '=a,b' for k in allowed)} (or {EVERYWHERE!r}); prose goes in the note")
+        if key in out:
+            raise ValueError(f"where {where!r}: {key}= is given twice")
+        out[key] = names
+    return out
+
+
 @dataclass(frozen=True)
 class PrecisionEffect:
-    """A declared precision effect: the framework rounds these hyperparameters to ``dtype``
-    before computing (for example Keras holds the learning rate in a float32 variable)."""
+    """A declared precision effect: the framework holds each of ``hypers`` in ``dtype`` (``"param"``:
+    the parameters' dtype) — a real hyperparameter (Keras holds the learning rate in a float32
+    variable) or a quantity one of the algorithm module's variants models (reference/effects.py).
+
+    ``where`` selects the implementations it applies to: ``"everywhere"``, or clauses
+    ``code_path=a,b``, ``device=cpu``, ``backend=tensorflow`` and ``dtype=float32`` (the
+    parameters' dtype), separated by spaces; an implementation that does not say its device or
+    backend (None) is not excluded by those clauses."""
 
     hypers: tuple
     dtype: str
-    where: str = "all code paths"
+    where: str = EVERYWHERE
     note: str = ""
 
-    def _wanted(self, key: str) -> list | None:
-        """The values a ``key=a,b`` clause of ``where`` names, or None without one."""
-        if f"{key}=" not in self.where:
-            return None
-        return self.where.split(f"{key}=", 1)[1].split()[0].strip(",;)").split(",")
+    CLAUSES = ("code_path", "device", "backend", "dtype")
 
-    def applies(self, code_path: str | None = None, backend: str | None = None, device: str | None = None) -> bool:
-        """Whether the effect applies to an implementation: a ``where`` with ``code_path=a,b``,
-        ``device=cpu`` or ``backend=x`` restricts it; any other text in ``where`` is prose."""
-        paths, backends, devices = self._wanted("code_path"), self._wanted("backend"), self._wanted("device")
-        if paths is not None and code_path not in paths:
-            return False
-        if devices is not None and device is not None and device not in devices:
-            return False
-        return backends is None or backend is None or backend in backends
+    def clauses(self) -> dict:
+        """{key: [values]} of ``where``; ValueError for a clause that is not one of CLAUSES."""
+        return where_clauses(self.where, self.CLAUSES)
+
+    def applies(self, code_path: str | None = None, backend: str | None = None, device: str | None = None,
+                dtype: str | None = None) -> bool:
+        """Whether the effect applies to an implementation (code path, backend, device, dtype)."""
+        have = {"code_path": code_path, "backend": backend, "device": device, "dtype": dtype}
+        for key, values in self.clauses().items():
+            value = have[key]
+            if value is None and key != "code_path":
+                continue
+            if value not in values:
+                return False
+        return True
 
     def resolved_dtype(self, param_dtype: str) -> str:
         """``dtype``, where ``"param"`` means the parameters' dtype."""
@@ -231,14 +262,18 @@ class PrecisionEffect:
 
 def precision_effects(profile, code_path: str | None, param_dtype: str, backend: str | None = None,
                       device: str | None = None) -> dict:
-    """The declared precision effects of ``profile`` that apply to an implementation, as the
-    ``round_hypers`` mapping the reference takes (name → dtype)."""
+    """The declared precision effects of ``profile`` that apply to an implementation, as the plain
+    mapping {name: dtype} that reports store and the reference takes (``round_hypers``, turned
+    into an :class:`~optconform.reference.effects.Effects` there)."""
     out = {}
     for effect in profile.precision:
-        if effect.applies(code_path, backend, device):
+        if effect.applies(code_path, backend, device, param_dtype):
             for name in effect.hypers:
                 out[name] = effect.resolved_dtype(param_dtype)
     return out
+
+
+FINDING_MODES = ("trajectory", "one-step")
 
 
 @dataclass(frozen=True)
@@ -252,20 +287,16 @@ class Finding:
     verdict: str
     note: str
 
-    CLAUSES = ("code_path", "device", "dtype", "scenario")
+    CLAUSES = ("code_path", "device", "dtype", "scenario", "mode")
 
     def clauses(self) -> dict:
-        out = {}
-        for word in self.where.split():
-            key, _, values = word.partition("=")
-            if key not in self.CLAUSES or not values:
-                raise ValueError(f"finding where {self.where!r}: {word!r} is not one of "
-                                 f"{', '.join(k + '=a,b' for k in self.CLAUSES)}")
-            out[key] = values.split(",")
-        return out
+        return where_clauses(self.where, self.CLAUSES)
 
-    def matches(self, scenario: str, code_path: str, device: str, dtype: str) -> bool:
-        have = {"scenario": scenario, "code_path": code_path, "device": device, "dtype": dtype}
+    def matches(self, scenario: str, code_path: str, device: str, dtype: str, mode: str = "trajectory") -> bool:
+        """Whether the finding covers a case; ``mode=trajectory`` or ``mode=one-step`` restricts it
+        to one checking mode (a rounding that accumulates over a trajectory, absent from one step
+        started from the exact state), and a finding without it covers both."""
+        have = {"scenario": scenario, "code_path": code_path, "device": device, "dtype": dtype, "mode": mode}
         return all(have[k] in values for k, values in self.clauses().items())
 
 
@@ -287,10 +318,11 @@ class Profile:
     findings: tuple = ()  # Finding: known failures no axis or effect explains
     framework: str = ""  # the framework whose API this is ("torch" for torch and torch_decoupled)
 
-    def finding_for(self, scenario: str, code_path: str, device: str, dtype: str, verdict: str):
+    def finding_for(self, scenario: str, code_path: str, device: str, dtype: str, verdict: str,
+                    mode: str = "trajectory"):
         """The declared finding that covers a case with this verdict, or None."""
         for f in self.findings:
-            if f.verdict == verdict and f.matches(scenario, code_path, device, dtype):
+            if f.verdict == verdict and f.matches(scenario, code_path, device, dtype, mode):
                 return f
         return None
 
@@ -335,6 +367,13 @@ class Algorithm:
             package = "optimizers" if self.kind == "optimizer" else "schedules"
             self._impl = importlib.import_module(f"{__package__}.{package}.{self.module}")
         return self._impl
+
+    @property
+    def step_variants(self) -> dict:
+        """The named precision emulations of the module's step (``VARIANTS``, reference/algorithm.py)."""
+        from .algorithm import variants
+
+        return dict(variants(self.impl))
 
     def profile(self, name: str) -> Profile:
         try:
@@ -441,16 +480,17 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
         for hn in list(body.get("defaults", {})) + list(body.get("unsupported", [])) + list(body.get("names", {})):
             if hn not in hypers:
                 raise UserError(f"{where}: profile {pname!r} names unknown hyperparameter {hn!r}")
-        precision = tuple(
-            PrecisionEffect(tuple(p["hypers"]), p["dtype"], p.get("where", "all code paths"), p.get("note", ""))
-            for p in body.pop("precision", [])
-        )
+        precision = tuple(_precision_effect(raw_effect, f"{where}: profile {pname!r}")
+                          for raw_effect in body.pop("precision", []))
         findings = tuple(Finding(f["where"], f["verdict"], f["note"]) for f in body.pop("findings", []))
         for f in findings:
             try:
-                f.clauses()
+                modes = f.clauses().get("mode", FINDING_MODES)
             except ValueError as exc:
-                raise UserError(f"{where}: profile {pname!r}: {exc}") from None
+                raise UserError(f"{where}: profile {pname!r}: finding {exc}") from None
+            if any(m not in FINDING_MODES for m in modes):
+                raise UserError(f"{where}: profile {pname!r}: a finding's mode= is one of {', '.join(FINDING_MODES)}, "
+                                f"not {','.join(modes)!r}")
             if f.verdict not in ("fail", "error"):
                 raise UserError(f"{where}: profile {pname!r}: a finding's verdict is 'fail' or 'error', not {f.verdict!r}")
         profiles[pname] = Profile(
@@ -477,7 +517,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
             raise UserError(f"{where}: [active_when] {axis_name} = {switch!r} must name an axis and a hyperparameter")
     if "spec" not in profiles:
         raise UserError(f"{where}: every algorithm needs a 'spec' profile")
-    return Algorithm(
+    alg = Algorithm(
         name=name,
         kind=kind,
         title=head.get("title", name),
@@ -495,6 +535,59 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
         axis_defs={an: axes[an] for an in alg_axes},
         active_when=dict(raw.get("active_when", {})),
     )
+    for profile in profiles.values():
+        _check_precision(alg, profile, f"{where}: profile {profile.name!r}")
+    return alg
+
+
+def _precision_effect(raw, label: str) -> PrecisionEffect:
+    """One ``precision = [...]`` entry of a profile, its keys and ``where`` validated."""
+    if not isinstance(raw, Mapping) or "hypers" not in raw or "dtype" not in raw:
+        raise UserError(f"{label}: a precision effect is {{hypers = [...], dtype = ..., where = ..., note = ...}}")
+    unknown = set(raw) - {"hypers", "dtype", "where", "note"}
+    if unknown:
+        raise UserError(f"{label}: precision effect has unknown keys {sorted(unknown)}")
+    effect = PrecisionEffect(tuple(raw["hypers"]), raw["dtype"], raw.get("where", EVERYWHERE), raw.get("note", ""))
+    try:
+        effect.clauses()
+    except ValueError as exc:
+        raise UserError(f"{label}: precision effect {list(effect.hypers)} {exc}") from None
+    return effect
+
+
+def _check_precision(alg: Algorithm, profile: Profile, label: str) -> None:
+    """Every declared effect names a real hyperparameter of the algorithm or a quantity one of its
+    module's variants models, in a known format, and every set of effects that can apply together
+    (one per combination of the values the ``where`` clauses name) selects one variant — so a typo
+    is an error here, not an effect silently applied nowhere."""
+    from .effects import Effects, classify
+    from .numeric import FORMATS
+
+    for effect in profile.precision:
+        if effect.dtype != "param" and effect.dtype not in FORMATS:
+            raise UserError(f"{label}: precision effect {list(effect.hypers)}: dtype {effect.dtype!r} is "
+                            f"'param' or one of {', '.join(FORMATS)}")
+        for name in effect.hypers:
+            try:
+                classify(name, alg)
+            except ValueError as exc:
+                raise UserError(f"{label}: {exc}") from None
+    named: dict = {key: set() for key in PrecisionEffect.CLAUSES}
+    for effect in profile.precision:
+        for key, values in effect.clauses().items():
+            named[key].update(values)
+    import itertools
+
+    choices = [sorted(values) + [None] for values in named.values()]
+    for combo in itertools.product(*choices):
+        have = dict(zip(named, combo))
+        names = {n: "float64" for e in profile.precision
+                 if e.applies(have["code_path"], have["backend"], have["device"], have["dtype"]) for n in e.hypers}
+        try:
+            Effects.build(names, alg)
+        except ValueError as exc:
+            shown = " ".join(f"{k}={v}" for k, v in have.items() if v is not None) or "everywhere"
+            raise UserError(f"{label}: at {shown}: {exc}") from None
 
 
 _REGISTRY: dict | None = None

@@ -26,15 +26,17 @@ exactly which update is wrong.
 from __future__ import annotations
 
 import copy
+from typing import Mapping
 
 import mpmath
 
+from .algorithm import StepContext, step_function
+from .effects import BRACKETS, Effects
 from .model import Namespace
 from .numeric import FORMATS, directed, precision, round_to, to_decimal, to_mpf
 from .replay import case_from_vector, real_hypers
 from .tensor import Tensor, tmap
 from .tolerance import ulp
-from .trajectory import _rounded
 
 MODE = "one-step"
 
@@ -71,20 +73,22 @@ def _json_state(state: dict) -> dict:
             for n, e in state.items()}
 
 
-def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: dict | None = None) -> dict:
+def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: Effects | Mapping | None = None,
+                      effects: Effects | Mapping | None = None) -> dict:
     """The one-step expectations of an optimizer vector for ``dtype`` (see the module docstring):
     a vector-shaped document whose ``steps`` hold the expected results, ``spread`` the one-step
     spread, and ``inject`` per step what the implementation must load before it (``state`` is
-    null for t = 1: a fresh optimizer takes the first step)."""
+    null for t = 1: a fresh optimizer takes the first step). ``effects`` (or its old name
+    ``round_hypers``): the declared precision effects, {name: format} or an Effects."""
     if doc["kind"] != "optimizer":
         raise ValueError("one-step mode applies to optimizers only")
     case = case_from_vector(doc, profile)
     alg, sem, impl = case.algorithm, case.semantics, case.algorithm.impl
-    effects = dict(round_hypers or {})
-    held = {k: v for k, v in effects.items() if k in alg.state}  # state entries kept in another format
+    effects = Effects.build(effects if effects is not None else round_hypers, alg)
+    held = {k: v for k, v in effects.formats.items() if k in alg.state}  # state entries kept in another format
     shapes = {n: t.shape for n, t in case.params.items()}
     bits = FORMATS[dtype].precision
-    groups = [(names, _rounded(h, effects)) for names, h in case.groups]
+    groups = [(names, effects.round_hypers(h)) for names, h in case.groups]
     exact_params = {n: t.copy() for n, t in case.params.items()}
     templates = {n: impl.init(p, groups[_group_of(case, n)][1], sem) for n, p in case.params.items()}
     exact_state = None
@@ -94,14 +98,12 @@ def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: dict | 
     # +∞ (the systematic extremes: one step is too short for round-to-nearest samples to show the
     # worst case); and, for a declared scalar format that is not correctly rounded (torch's
     # float32 pow and sqrt), the four reruns that bracket it
-    rounded = dict(effects, **{n: dtype for n in real_hypers(case)})
-    rounded_groups = [(names, _rounded(h, rounded)) for names, h in case.groups]
-    variants = [(groups, effects, bits), (rounded_groups, rounded, bits), (rounded_groups, rounded, None),
-                (groups, effects, (bits, "f")), (groups, effects, (bits, "c"))]
-    if "scalars" in effects or "scalars_compiled" in effects:
-        for nudge in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            nudged = dict(effects, scalars_nudge=nudge)
-            variants.append(([(names, _rounded(h, nudged)) for names, h in case.groups], nudged, None))
+    rounded = effects.with_hypers({n: dtype for n in real_hypers(case)})
+    rounded_groups = [(names, rounded.round_hypers(h)) for names, h in case.groups]
+    emulations = [(groups, effects, bits), (rounded_groups, rounded, bits), (rounded_groups, rounded, None),
+                  (groups, effects, (bits, "f")), (groups, effects, (bits, "c"))]
+    if effects.bracketed:
+        emulations += [(groups, effects.nudged(nudge), None) for nudge in BRACKETS]
     out = {k: v for k, v in doc.items() if k not in ("steps", "spread")}
     out.update({"mode": MODE, "dtypes": [dtype], "spread": {dtype: []}, "steps": [], "inject": []})
     for t, vstep in enumerate(doc["steps"], 1):
@@ -115,10 +117,10 @@ def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: dict | 
         lrs = [to_mpf(x) for x in vstep["lr"]]
         exact_out = _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects, None)
         spread = 0.0
-        for variant_groups, variant_effects, variant_bits in variants:
+        for emul_groups, emul_effects, emul_bits in emulations:
             try:
-                emul_out = _one_step(impl, variant_groups, case, sem, params_in, state_in, grads, lrs, t,
-                                     variant_effects, variant_bits)
+                emul_out = _one_step(impl, emul_groups, case, sem, params_in, state_in, grads, lrs, t,
+                                     emul_effects, emul_bits)
             except (ZeroDivisionError, ValueError, OverflowError):
                 # the emulation breaks down (1 − β₂ᵗ rounds to 0 at 8 bits; frameworks compute
                 # such scalars in double): it is left out, as in trajectory mode
@@ -162,26 +164,27 @@ def _group_of(case, name: str) -> int:
     raise KeyError(name)
 
 
-def _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects, bits):
-    """One step from the injected inputs: (params, state, learning rates), exact or at ``bits``."""
+def _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects: Effects | Mapping | None, bits):
+    """One step from the injected inputs: (params, state, learning rates), exact or at ``bits``;
+    ``effects``: an Effects or the mapping {name: format}."""
+    effects = Effects.build(effects, case.algorithm)
     params = {n: p.copy() for n, p in params_in.items()}
     state = copy.deepcopy(state_in)
+    step = step_function(impl, effects)
     used = []
     bits, rounding = bits if isinstance(bits, tuple) else (bits, None)
     with precision(None, bits), directed(rounding):
         for gi, (names, h) in enumerate(groups):
             base = case.groups[gi][1].lr
             factor = lrs[gi] / base if base else mpmath.mpf(1)
-            lr_t = h.lr * factor
-            if "lr" in effects:
-                lr_t = round_to(lr_t, effects["lr"])
+            lr_t = effects.round_lr(h.lr * factor)
             used.append(lr_t)
             h_t = Namespace(h)
             h_t["lr"] = lr_t
-            ctx = Namespace(t=t, lr=lr_t, lr_factor=factor, base_lr=h.lr)
+            ctx = StepContext(t=t, lr=lr_t, lr_factor=factor, base_lr=h.lr, effects=effects.bind(case.groups[gi][1]))
             for n in names:
                 g = grads[n]
                 if h_t.get("maximize"):
                     g = tmap(lambda x: -x, g)
-                params[n] = impl.step(params[n], g, state[n], h_t, sem, ctx)
+                params[n] = step(params[n], g, state[n], h_t, sem, ctx)
     return params, state, used

@@ -69,7 +69,7 @@ def emulated(case: Case, dtype: str, round_hypers: bool = False):
     that holds them in the parameters' dtype does). The exponent range is not emulated.
     """
     rounding = {n: dtype for n in real_hypers(case)} if round_hypers else None
-    return run(case, round_hypers=rounding, bits=FORMATS[dtype].precision)
+    return run(case, effects=rounding, bits=FORMATS[dtype].precision)
 
 
 def exact(case: Case):

@@ -103,13 +103,29 @@ def framework_table(alg: Algorithm) -> str:
         if p.unsupported:
             out.append("  - lacks: " + ", ".join(f"`{u}`" for u in p.unsupported))
         for e in p.precision:
-            out.append(f"  - precision effect: {', '.join(e.hypers)} rounded to {e.dtype} ({e.where})"
+            held = "the parameters' dtype" if e.dtype == "param" else e.dtype
+            out.append(f"  - precision effect: {', '.join(e.hypers)} held in {held} ({e.where}"
+                       + "".join(f"; step variant `{v}`" for v in _variants_of(alg, e)) + ")"
                        + (f": {e.note}" if e.note else ""))
         for f in p.findings:
             out.append(f"  - known finding ({f.where}, verdict {f.verdict}): {f.note}")
         for note in p.notes:
             out.append(f"  - {note}")
     return "\n".join(out)
+
+
+def _variants_of(alg: Algorithm, effect) -> list:
+    """The step variants that model the effect's names other than real hyperparameters (those
+    round the hyperparameter itself): the first that models each, reference/effects.py."""
+    from .effects import classify, select_variant
+
+    out = []
+    for name in effect.hypers:
+        if classify(name, alg) != "hyper":
+            chosen = select_variant(alg.step_variants, {name.removesuffix("@checkpoint")}, alg.name)
+            if chosen not in out:
+                out.append(chosen)
+    return out
 
 
 def _final_params(case):

@@ -1,18 +1,20 @@
 """The tolerance policy of spec/tolerance.md, as functions (no framework imported).
 
 ``ulp(x, dtype)`` — the unit in the last place of ``dtype`` at ``x``;
-``float64_bound(t)`` — the float64 bound after ``t`` steps, in ulps;
-``error_ulps(y, exact, scale, dtype)`` — an implementation value's error in ulps at ``scale``.
+``bound(t, spread_t, dtype)`` — the bound after ``t`` steps, in ulps: the one bound the checker
+(adapters/checker.py, which also measures the errors) and every test apply;
+``flatten``, ``scales``, ``rounding_spread`` — the rounding spread S_t, measured when a vector is
+generated.
 """
 from __future__ import annotations
-
-import math
 
 import mpmath
 
 from .numeric import FORMATS, mpf
 
-FLOAT64_ULPS_PER_STEP = 8
+FLOAT64_ULPS_PER_STEP = 8  # the floor of the float64 bound, per step
+LOW_ULPS_PER_STEP = 2  # the floor of the float32, bfloat16 and float16 bound, per step
+SPREAD_FACTOR = 4  # the multiple of the measured rounding spread S_t that the bound allows
 
 
 def ulp(x, dtype: str = "float64"):
@@ -27,29 +29,16 @@ def ulp(x, dtype: str = "float64"):
     return mpmath.ldexp(mpf(1), e - fmt.precision + 1)
 
 
-def float64_ulp(x: float) -> float:
-    """Fast float version of :func:`ulp` for float64."""
-    x = abs(x)
-    if x == 0 or not math.isfinite(x):
-        return 2.0 ** -1074
-    m, e = math.frexp(x)
-    return 2.0 ** (max(e - 1, -1022) - 52)
+def bound(t: int, spread_t: float, dtype: str) -> float:
+    """The bound of spec/tolerance.md after step ``t``, in ulps of ``dtype`` at σ_t:
 
+        max(8t, 4·S_t)   float64          max(2t, 4·S_t)   float32, bfloat16, float16
 
-def float64_bound(t: int) -> int:
-    """Float64 agreement after ``t`` steps: ``8·t`` ulps (spec/tolerance.md)."""
-    return FLOAT64_ULPS_PER_STEP * max(int(t), 1)
-
-
-def error_ulps(y: float, exact, scale: float, dtype: str = "float64") -> float:
-    """``|y − exact| / ulp_dtype(scale)`` (infinite when finiteness differs)."""
-    exact = mpf(exact)
-    if not mpmath.isfinite(exact) or not math.isfinite(y):
-        same = (mpmath.isnan(exact) and y != y) or (mpmath.isinf(exact) and math.isinf(y) and (exact > 0) == (y > 0))
-        return 0.0 if same else math.inf
-    diff = abs(mpf(y) - exact)
-    unit = float64_ulp(scale) if dtype == "float64" else float(ulp(scale, dtype))
-    return float(diff / unit)
+    with S_t the vector's rounding spread for ``dtype`` at step t (0 where the vector has none).
+    A schedule's value for update k is held to t = k + 1; one-step mode to t = 1 (one step
+    cannot accumulate error)."""
+    per_step = FLOAT64_ULPS_PER_STEP if dtype == "float64" else LOW_ULPS_PER_STEP
+    return max(float(per_step * max(int(t), 1)), SPREAD_FACTOR * float(spread_t))
 
 
 # --- the rounding spread (spec/tolerance.md), computed when a vector is generated -------------------

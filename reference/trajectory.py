@@ -6,7 +6,9 @@ Optimizer step ``t`` (1-based; every framework counts the first update as t = 1)
 2. g_t ← −g_t when ``maximize`` is set (before anything else, as every framework does);
 3. η_t = η · s_t with s_t = schedule(t−1) / schedule.η the schedule multiplier (s_t = 1 without
    a schedule); the algorithm's step receives η_t as ``h.lr`` and s_t as ``ctx.lr_factor``;
-4. each tensor is updated by the algorithm's ``step`` with its group's hyperparameters.
+4. each tensor is updated by the algorithm's ``step`` with its group's hyperparameters — or by
+   the named variant of it that the declared precision effects select (reference/effects.py:
+   ``ctx.effects`` says which, and in what formats; declared real hyperparameters are rounded).
 
 Schedules are evaluated at the 0-based index k of the update that uses the value.
 """
@@ -14,9 +16,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import mpmath
 
+from .algorithm import StepContext, step_function
+from .effects import Effects
 from .model import Namespace
 from .numeric import mpf, precision, round_to
 from .scenarios import Case
@@ -70,40 +75,11 @@ def objective_gradient(objective: dict, params: dict) -> dict:
     return out
 
 
-POWER_PREFIX = "power_"
-
-
-def _rounded(h: Namespace, round_hypers: dict | None) -> Namespace:
-    """Apply declared precision effects: round the named hyperparameters to a dtype.
-
-    A name ``power_<hyper>`` rounds the hyperparameter only where it is raised to the step
-    count (β₁ᵗ in a bias correction): algorithms read ``h.get("power_beta1", h.beta1)`` there.
-    Any other name that is not a hyperparameter names an internal quantity the framework holds in
-    a narrower format; it reaches the algorithm as ``h[name] = dtype`` (NAdam's ``mu_product``).
-    """
-    if not round_hypers:
-        return h
-    out = Namespace(h)
-    for name, dtype in round_hypers.items():
-        if name.startswith(POWER_PREFIX) and name[len(POWER_PREFIX):] in h:
-            out[name] = round_to(h[name[len(POWER_PREFIX):]], dtype)
-        elif name in out and not isinstance(out[name], (bool, int, str, tuple)):
-            out[name] = round_to(out[name], dtype)
-        elif name not in out and not name.startswith(POWER_PREFIX):
-            out[name] = dtype
-    return out
-
-
-CHECKPOINT_SUFFIX = "@checkpoint"
-
-
-def _load_casts(h: Namespace, state: dict) -> None:
-    """Declared precision effects ``<name>@checkpoint``: loading a checkpoint converts the internal
-    quantity ``<name>`` to that format (torch's load_state_dict casts NAdam's float32 mu_product to
-    the parameters' dtype); from then on the algorithm holds it in that format."""
-    for key in [k for k in h if isinstance(k, str) and k.endswith(CHECKPOINT_SUFFIX)]:
-        name, dtype = key[:-len(CHECKPOINT_SUFFIX)], h[key]
-        h[name] = dtype
+def _cast_at_checkpoint(state: dict, effects: Effects) -> None:
+    """A fresh optimizer loads the saved state: each quantity a declared ``<name>@checkpoint`` names
+    is converted to that format (torch's load_state_dict casts NAdam's float32 mu_product to the
+    parameters' dtype); ``effects.after_checkpoint()`` then holds it in that format."""
+    for name, dtype in effects.at_checkpoint.items():
         if name in state and not isinstance(state[name], Tensor):
             state[name] = round_to(state[name], dtype)
 
@@ -117,24 +93,29 @@ def schedule_lrs(schedule: dict, steps: int) -> list:
     return [s.lr for s in _schedule_steps(alg, schedule["hyper"], sem, steps, None)]
 
 
-def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None = None,
+def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None,
                   bits: int | None = None, store: str | None = None,
-                  store_rounding: str = "n") -> list[OptimizerStep]:
+                  store_rounding: str = "n", effects: Effects | Mapping | None = None) -> list[OptimizerStep]:
     """The exact trajectory of an optimizer case (see the module docstring for the step order);
     with ``bits``, every operation is rounded to that many significand bits instead; with
     ``store``, parameters and state are rounded to that dtype after every step (arithmetic exact),
-    to nearest or, with ``store_rounding`` ``"c"``/``"f"``, toward +∞/−∞."""
+    to nearest or, with ``store_rounding`` ``"c"``/``"f"``, toward +∞/−∞. ``effects`` (or its old
+    name ``round_hypers``): the declared precision effects, as {name: format} or
+    :class:`~optconform.reference.effects.Effects`: declared real hyperparameters are rounded, and
+    the step variant they select runs instead of the exact step."""
     def rnd(x):
         return round_to(x, store, store_rounding)
 
+    fx = Effects.build(effects if effects is not None else round_hypers, case.algorithm)
     with precision(dps, bits):
         alg = case.algorithm
         impl = alg.impl
+        step = step_function(impl, fx)
         sem = case.semantics
         group_of = {}
         for gi, (names, h) in enumerate(case.groups):
             for n in names:
-                group_of[n] = (gi, _rounded(h, round_hypers))
+                group_of[n] = (gi, fx.round_hypers(h))
         params = {n: Tensor(t.shape, [+x for x in t.data]) for n, t in case.params.items()}
         state = {n: impl.init(params[n], group_of[n][1], sem) for n in params}
         factors = [mpf(1)] * case.steps
@@ -151,19 +132,18 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
                 grads = {n: Tensor(g.shape, [+x for x in g.data]) for n, g in case.grads[t - 1].items()}
             lrs = []
             for gi, (names, _) in enumerate(case.groups):
-                h = group_of[names[0]][1] if names else _rounded(case.groups[gi][1], round_hypers)
-                lr_t = h.lr * factors[t - 1]
-                if round_hypers and "lr" in round_hypers:
-                    lr_t = round_to(lr_t, round_hypers["lr"])
+                h = group_of[names[0]][1] if names else fx.round_hypers(case.groups[gi][1])
+                lr_t = fx.round_lr(h.lr * factors[t - 1])
                 lrs.append(lr_t)
-                ctx = Namespace(t=t, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr)
+                ctx = StepContext(t=t, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr,
+                                  effects=fx.bind(case.groups[gi][1]))
                 h_t = Namespace(h)
                 h_t["lr"] = lr_t
                 for n in names:
                     g = grads[n]
                     if h_t.get("maximize"):
                         g = tmap(lambda x: -x, g)
-                    params[n] = impl.step(params[n], g, state[n], h_t, sem, ctx)
+                    params[n] = step(params[n], g, state[n], h_t, sem, ctx)
                     if store is not None:
                         params[n] = tmap(rnd, params[n])
                         for key, value in state[n].items():
@@ -173,7 +153,8 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: dict | None 
             if case.checkpoint_at == t:
                 state = copy.deepcopy(state)  # a fresh optimizer loads the saved state
                 for n in params:
-                    _load_casts(group_of[n][1], state[n])
+                    _cast_at_checkpoint(state[n], fx)
+                fx = fx.after_checkpoint()
             records.append(OptimizerStep(
                 t=t, lr=lrs,
                 params={n: p.copy() for n, p in params.items()},
@@ -191,19 +172,24 @@ def _schedule_steps(alg, h, sem, steps, metrics) -> list[ScheduleStep]:
     return [ScheduleStep(k, impl.value(k, h, sem)) for k in range(steps)]
 
 
-def run_schedule(case: Case, dps: int | None = None, round_hypers: dict | None = None,
-                 bits: int | None = None) -> list[ScheduleStep]:
-    """The exact learning rate (and any cycled momentum or internal state) of updates k = 0 .. steps−1."""
+def run_schedule(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None,
+                 bits: int | None = None, effects: Effects | Mapping | None = None) -> list[ScheduleStep]:
+    """The exact learning rate (and any cycled momentum or internal state) of updates k = 0 .. steps−1;
+    declared precision effects (``effects``, or ``round_hypers``) round the real hyperparameters."""
+    fx = Effects.build(effects if effects is not None else round_hypers, case.algorithm)
     with precision(dps, bits):
-        h = _rounded(case.groups[0][1], round_hypers)
+        h = fx.round_hypers(case.groups[0][1])
         return _schedule_steps(case.algorithm, h, case.semantics, case.steps, case.metrics)
 
 
-def run(case: Case, dps: int | None = None, round_hypers: dict | None = None, bits: int | None = None,
-        store: str | None = None, store_rounding: str = "n"):
+def run(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None, bits: int | None = None,
+        store: str | None = None, store_rounding: str = "n", effects: Effects | Mapping | None = None):
+    """The trajectory of ``case`` (optimizer or schedule); ``effects`` (or ``round_hypers``, its old
+    name): the declared precision effects {name: format} or an Effects."""
+    effects = effects if effects is not None else round_hypers
     if case.algorithm.kind == "optimizer":
-        return run_optimizer(case, dps, round_hypers, bits, store, store_rounding)
-    return run_schedule(case, dps, round_hypers, bits)
+        return run_optimizer(case, dps, bits=bits, store=store, store_rounding=store_rounding, effects=effects)
+    return run_schedule(case, dps, bits=bits, effects=effects)
 
 
 def magnitude(x) -> float:

@@ -20,10 +20,12 @@ import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Mapping
 
 import mpmath
 
 from . import __version__
+from .effects import BRACKETS, Effects
 from .errors import UserError
 from .model import PROFILE_ORDER, algorithms, encode_hyper, get
 from .numeric import DEFAULT_DPS, FORMATS, VECTOR_DIGITS, to_decimal
@@ -75,20 +77,22 @@ def _state_json(state: dict) -> dict:
     return {k: (v.decimals() if isinstance(v, Tensor) else to_decimal(v)) for k, v in state.items()}
 
 
-def vector_document(group: list[Case], dps: int | None = None, round_hypers: dict | None = None,
-                    base_spread: dict | None = None) -> dict:
+def vector_document(group: list[Case], dps: int | None = None, round_hypers: Effects | Mapping | None = None,
+                    base_spread: dict | None = None, effects: Effects | Mapping | None = None) -> dict:
     """The vector of a group of cases (they share semantics and hyperparameters).
 
-    ``round_hypers`` applies declared precision effects (the checker's expected trajectory for a
-    framework that holds some quantities in a narrower format); generated vectors never use it.
-    With ``base_spread`` (the spread of the vector without the effects), the rounding spread is
-    not measured again: a precision effect moves the expected values, not the rounding noise of
-    the format around them, so that spread is kept and only the reruns that bracket a declared
-    effect's own uncertainty are added (see :func:`_spreads`).
+    ``effects`` (or its old name ``round_hypers``: the mapping {name: format} of
+    model.precision_effects, or an Effects) applies declared precision effects (the checker's
+    expected trajectory for a framework that holds some quantities in a narrower format);
+    generated vectors never use it. With ``base_spread`` (the spread of the vector without the
+    effects), the rounding spread is not measured again: a precision effect moves the expected
+    values, not the rounding noise of the format around them, so that spread is kept and only the
+    reruns that bracket a declared effect's own uncertainty are added (see :func:`_spreads`).
     """
     case = group[0]
     alg = case.algorithm
-    records = run(case, dps, round_hypers)
+    fx = Effects.build(effects if effects is not None else round_hypers, alg)
+    records = run(case, dps, effects=fx)
     inputs: dict = {}
     doc = {
         "format": FORMAT,
@@ -108,7 +112,7 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: dic
     inputs["groups"] = [{"params": list(names), "hyper": {k: encode_hyper(v) for k, v in h.items()}}
                         for names, h in case.groups]
     doc["dtypes"] = _dtypes_in_range(case, records)
-    doc["spread"] = _spreads(case, records, round_hypers, doc["dtypes"], base_spread)
+    doc["spread"] = _spreads(case, records, fx, doc["dtypes"], base_spread)
     if alg.kind == "optimizer":
         inputs["params"] = {n: _tensor_json(t) for n, t in case.params.items()}
         if case.grads is not None:
@@ -150,7 +154,7 @@ def _dtypes_in_range(case: Case, records) -> list:
     return [d for d in case.dtypes if largest <= FORMATS[d].largest]
 
 
-def _spreads(case: Case, records, round_hypers, dtypes, base: dict | None = None) -> dict:
+def _spreads(case: Case, records, effects: Effects, dtypes, base: dict | None = None) -> dict:
     """The rounding spread S_t of every dtype the scenario runs in (spec/tolerance.md), in ulps,
     to 3 significant digits. Emulations: every operation at the dtype's significand width (as
     written, and with the real hyperparameters rounded to the dtype), and exact arithmetic with
@@ -169,12 +173,12 @@ def _spreads(case: Case, records, round_hypers, dtypes, base: dict | None = None
     else:
         step_scales = scales([], exact, base_lr=case.groups[0][1].lr)
     nudged = []
-    if round_hypers and ("scalars" in round_hypers or "scalars_compiled" in round_hypers):
+    if effects.bracketed:
         # a declared scalar format whose framework operations are faithful but not always
         # correctly rounded (torch's float32 pow and sqrt): reruns with those results one ulp
         # up and down bracket them (reference/common.py, spec/tolerance.md)
-        for nudge in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            emul = run(case, round_hypers={**round_hypers, "scalars_nudge": nudge})
+        for nudge in BRACKETS:
+            emul = run(case, effects=effects.nudged(nudge))
             nudged.append([flatten(r, kind) for r in emul])
     out = {}
     if base is not None:
@@ -186,9 +190,7 @@ def _spreads(case: Case, records, round_hypers, dtypes, base: dict | None = None
     for dtype in dtypes:
         runs = list(nudged)
         for rounded in (False, True):
-            rounding = dict(round_hypers or {})
-            if rounded:
-                rounding.update({n: dtype for n in real_hypers(case)})
+            rounding = effects.with_hypers({n: dtype for n in real_hypers(case)}) if rounded else effects
             modes = [{"bits": FORMATS[dtype].precision}]
             if kind == "optimizer":
                 modes.append({"store": dtype})
@@ -199,7 +201,7 @@ def _spreads(case: Case, records, round_hypers, dtypes, base: dict | None = None
                     modes += [{"store": dtype, "store_rounding": r} for r in ("c", "f")]
             for mode in modes:
                 try:
-                    emul = run(case, round_hypers=rounding or None, **mode)
+                    emul = run(case, effects=rounding, **mode)
                 except (ZeroDivisionError, ValueError, OverflowError, UserError):
                     continue
                 runs.append([flatten(r, kind) for r in emul])

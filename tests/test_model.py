@@ -4,7 +4,8 @@ import dataclasses
 import mpmath
 import pytest
 
-from optconform.reference.model import PROFILE_ORDER, algorithms, axes, get
+from optconform.reference.errors import UserError
+from optconform.reference.model import PROFILE_DIR, PROFILE_ORDER, algorithms, axes, get
 from optconform.reference.numeric import representable
 from optconform.reference.scenarios import cases
 from optconform.reference.trajectory import run
@@ -100,9 +101,74 @@ def test_findings_match_their_where_clauses():
         Finding("backend=x", "error", "").clauses()
 
 
+def test_a_finding_may_name_the_checking_mode():
+    from optconform.reference.model import Finding
+
+    f = Finding("dtype=bfloat16 mode=trajectory", "fail", "accumulates over a trajectory")
+    assert f.matches("nan_grad", "jit", "cpu", "bfloat16")  # trajectory is the default mode
+    assert not f.matches("nan_grad", "jit", "cpu", "bfloat16", "one-step")
+    assert Finding("dtype=bfloat16", "fail", "").matches("probe", "jit", "cpu", "bfloat16", "one-step")
+
+
+def test_a_finding_with_an_unknown_mode_is_refused_at_load(tmp_path):
+    from optconform.reference.model import _load_algorithm, load_axes
+
+    text = (PROFILE_DIR / "lion.toml").read_text()
+    text = text.replace('[profiles.optax]', '[profiles.optax]\nfindings = [{ where = "mode=onestep", verdict = "fail", note = "x" }]', 1)
+    (tmp_path / "lion.toml").write_text(text)
+    with pytest.raises(UserError, match="mode= is one of trajectory, one-step"):
+        _load_algorithm(tmp_path / "lion.toml", load_axes())
+
+
 def test_the_torch_sgd_profile_declares_the_compile_crash_as_a_finding():
     sgd = get("sgd").profiles["torch"]
     finding = sgd.finding_for("param_groups", "compiled", "cpu", "float64", "error")
     assert finding is not None and "SpeculationLogDivergence" in finding.note
     assert sgd.finding_for("param_groups", "compiled", "cpu", "float64", "fail") is None  # verdict must match
     assert sgd.finding_for("param_groups", "forloop", "cpu", "float64", "error") is None
+
+
+def test_precision_effect_where_clauses_select_implementations():
+    from optconform.reference.model import PrecisionEffect
+
+    scalars = PrecisionEffect(("scalars",), "float32", "code_path=differentiable,capturable")
+    assert scalars.applies("differentiable") and scalars.applies("capturable", device="cuda")
+    assert not scalars.applies("forloop") and not scalars.applies(None)
+    tail = PrecisionEffect(("max_tail",), "param", "code_path=fused device=cpu")
+    assert tail.applies("fused", device="cpu") and not tail.applies("fused", device="cuda")
+    assert tail.applies("fused")  # an implementation that does not say its device is not excluded
+    tf = PrecisionEffect(("lr",), "float32", "backend=tensorflow")
+    assert tf.applies("eager", backend="tensorflow") and not tf.applies("eager", backend="jax")
+    low = PrecisionEffect(("lr",), "float32", "dtype=bfloat16,float16")
+    assert low.applies("jit", dtype="bfloat16") and not low.applies("jit", dtype="float64")
+    assert PrecisionEffect(("lr",), "float32", "everywhere").applies(None, "jax", "cuda", "float64")
+
+
+@pytest.mark.parametrize("where", ["all backends", "all", "default dtype float32 (torch's default)",
+                                   "code_path=", "code-path=fused", "scenario=probe", "code_path=a,,b",
+                                   "backend=tensorflow backend=jax"])
+def test_a_precision_effect_where_takes_clauses_or_everywhere_and_nothing_else(where):
+    from optconform.reference.model import PrecisionEffect
+
+    with pytest.raises(ValueError, match="not one of|given twice"):
+        PrecisionEffect(("lr",), "float32", where).clauses()
+
+
+def test_precision_effects_resolve_the_param_dtype_and_the_dtype_clause():
+    from optconform.reference.model import PrecisionEffect, Profile, precision_effects
+
+    profile = Profile("p", "adam", {}, precision=(
+        PrecisionEffect(("lr",), "float32", "everywhere"),
+        PrecisionEffect(("weight_decay",), "param", "dtype=bfloat16"),
+        PrecisionEffect(("power_beta1",), "float32", "code_path=eager backend=tensorflow"),
+    ))
+    assert precision_effects(profile, "eager", "float64") == {"lr": "float32", "power_beta1": "float32"}
+    assert precision_effects(profile, "eager", "bfloat16", backend="jax") == {"lr": "float32", "weight_decay": "bfloat16"}
+
+
+def test_every_shipped_precision_effect_where_parses():
+    for alg in ALGORITHMS:
+        for profile in alg.profiles.values():
+            for effect in profile.precision:
+                assert isinstance(effect.clauses(), dict)
+                assert effect.where == "everywhere" or effect.clauses(), (alg.name, profile.name, effect.where)

@@ -20,7 +20,7 @@ State: ``exp_avg`` = m_t, ``exp_avg_var`` = s_t.
 from __future__ import annotations
 
 from ..tensor import tmap, zeros_like
-from .adam import direction
+from .adam import bias_corrections, direction
 
 
 def init(p, h, sem):
@@ -41,5 +41,6 @@ def step(p, g, state, h, sem, ctx):
     else:
         raise ValueError(f"unknown belief_eps {sem.belief_eps!r}")
     state["exp_avg_var"] = s
-    u = direction(m, used, ctx.t, h, sem)
+    c1, c2 = bias_corrections(b1, b2, ctx.t, sem)
+    u = direction(m, used, c1, c2, h, sem)
     return tmap(lambda pi, ui: pi - h.lr * ui, p, u)

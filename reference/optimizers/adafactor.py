@@ -32,10 +32,14 @@ to rounding):
           max(ε₂, NaN) = ε₂; the moving averages are torch.lerp(v, S, w), w = 1 − β̂:
           v + w(S − v) when w < 1/2, else S − (S − v)(1 − w), so an infinite v becomes NaN.
 
-A declared precision effect ``power_beta2_decay`` means the decay schedule is evaluated in
-float32, as optax does (jnp.float32 step): β̂_t = fl32(1 − fl32(t^fl32(c))) and 1 − β̂_t is
-fl32(1 − β̂_t). A declared precision effect ``clamp_bounds`` rounds the clamp bounds ε₁ and ε₁²
-to a format (torch's clamp_(min=python_float) casts the bound to the parameters' dtype).
+Precision emulations (``VARIANTS``, selected by a profile's declared effects through
+``ctx.effects``), each a step with this signature:
+
+* ``step_rounded_decay`` (``power_beta2_decay``; optax, whose step count is a jnp.float32): the
+  decay schedule is evaluated in that format fl, β̂_t = fl(1 − fl(t^fl(c))) and 1 − β̂_t = fl(1 − β̂_t);
+* ``step_cast_clamp_bounds`` (``clamp_bounds``; torch, whose clamp_(min=python_float) casts the
+  bound to the parameters' dtype): the clamp bounds ε₁ and ε₁² rounded to that format (ε₁² = 2⁻¹⁶⁰
+  becomes 0 in float32 and bfloat16).
 
 State: ``exp_avg_sq_row`` = R_t and ``exp_avg_sq_col`` = C_t (factored tensors),
 ``exp_avg_sq`` = v_t (the others).
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import mpmath
 
+from ..algorithm import Variant
 from ..common import weight_decay
 from ..numeric import INF, div, fmax, mpf, round_to, sqrt
 from ..tensor import Tensor, col_mean, mean_sq, row_mean, tmap, zeros_like
@@ -61,9 +66,6 @@ def init(p, h, sem):
 
 def decay(t, h):
     """(β̂_t, 1 − β̂_t)."""
-    if "power_beta2_decay" in h:  # evaluated in float32 (optax)
-        b = round_to(1 - round_to(mpf(t) ** h.power_beta2_decay, "float32"), "float32")
-        return b, round_to(1 - b, "float32")
     b = 1 - mpf(t) ** h.beta2_decay
     return b, 1 - b
 
@@ -92,15 +94,15 @@ def ema(v, x, b, one_minus_b, sem):
     raise ValueError(f"unknown nonfinite_form {sem.nonfinite_form!r}")
 
 
-def _fl(x, dtype):
-    """A declared precision effect ``clamp_bounds``: torch's clamp_(min=x) casts the Python float
-    x to the tensor's dtype (ε₁² = 2⁻¹⁶⁰ becomes 0 in float32 and bfloat16)."""
-    return round_to(x, dtype) if dtype else x
-
-
 def step(p, g, state, h, sem, ctx):
+    b, one_minus_b = decay(ctx.t, h)
+    return update(p, g, state, b, one_minus_b, h.eps1, h.eps1 * h.eps1, h, sem, ctx)
+
+
+def update(p, g, state, b, one_minus_b, clamp_denominator, clamp_floor, h, sem, ctx):
+    """The step's equations with the decay (β̂_t, 1 − β̂_t) and, under ``adafactor_eps1`` = clamp,
+    the bounds of mean(R) (ε₁) and of V̂ (ε₁²) given."""
     t = ctx.t
-    b, one_minus_b = decay(t, h)
     clamp = sem.adafactor_eps1 == "clamp"
     if sem.adafactor_eps1 not in ("add", "clamp"):
         raise ValueError(f"unknown adafactor_eps1 {sem.adafactor_eps1!r}")
@@ -125,14 +127,40 @@ def step(p, g, state, h, sem, ctx):
             i, j = divmod(rest, cols)
             denom = r_mean.data[batch]
             if clamp:
-                denom = fmax(denom, _fl(h.eps1, h.get("clamp_bounds")))
+                denom = fmax(denom, clamp_denominator)
             v_hat.append(div(r.data[batch * rows + i] * c.data[batch * cols + j], denom))
         v_hat = Tensor(p.shape, v_hat)
     else:
         v_hat = state["exp_avg_sq"] = ema(state["exp_avg_sq"], s, b, one_minus_b, sem)
     if clamp:
-        floor = _fl(h.eps1 * h.eps1, h.get("clamp_bounds"))
-        v_hat = tmap(lambda vi: fmax(vi, floor), v_hat)
+        v_hat = tmap(lambda vi: fmax(vi, clamp_floor), v_hat)
     u = tmap(lambda gi, vi: div(gi, sqrt(vi)), g, v_hat)
     scale = maximum(mpf(1), div(rms(u), h.clip_threshold), sem)
     return tmap(lambda xi, ui: xi - alpha * div(ui, scale), decayed, u)
+
+
+# --- precision emulations ----------------------------------------------------------------------
+
+
+def step_rounded_decay(p, g, state, h, sem, ctx):
+    """``step`` with β̂_t = fl(1 − fl(t^fl(c))), 1 − β̂_t = fl(1 − β̂_t) (optax: float32)."""
+    fmt = ctx.effects.format("power_beta2_decay")
+    c = ctx.effects.rounded("power_beta2_decay", h.beta2_decay)
+    b = round_to(1 - round_to(mpf(ctx.t) ** c, fmt), fmt)
+    return update(p, g, state, b, round_to(1 - b, fmt), h.eps1, h.eps1 * h.eps1, h, sem, ctx)
+
+
+def step_cast_clamp_bounds(p, g, state, h, sem, ctx):
+    """``step`` with the clamp bounds fl(ε₁) and fl(ε₁²) (torch: the parameters' dtype)."""
+    fmt = ctx.effects.format("clamp_bounds")
+    b, one_minus_b = decay(ctx.t, h)
+    return update(p, g, state, b, one_minus_b, round_to(h.eps1, fmt), round_to(h.eps1 * h.eps1, fmt),
+                  h, sem, ctx)
+
+
+VARIANTS = {
+    "rounded_decay": Variant(step_rounded_decay, ("power_beta2_decay",),
+                             doc="optax: the decay schedule β̂_t evaluated in float32"),
+    "cast_clamp_bounds": Variant(step_cast_clamp_bounds, ("clamp_bounds",),
+                                 doc="torch: clamp_(min=ε₁), clamp_(min=ε₁²) cast the bounds to the parameters' dtype"),
+}

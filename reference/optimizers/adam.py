@@ -6,7 +6,8 @@ of this step, β₁, β₂, ε the hyperparameters and m₀ = v₀ = 0:
     (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
     m_t = β₁ m_{t−1} + (1 − β₁) g_t                      ``first_moment`` = mix (common.py)
         = torch.lerp(m_{t−1}, g_t, 1 − β₁)                ``first_moment`` = lerp
-    v_t = β₂ v_{t−1} + (1 − β₂) g_t²
+    v_t = β₂ v_{t−1} + (1 − β₂) g_t²                      ``second_moment`` = mix (common.py)
+        = v_{t−1} + (1 − β₂)(g_t² − v_{t−1})              ``second_moment`` = delta
     c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ          (c₁ = c₂ = 1 when ``bias_correction`` = off)
     u_t = (m_t/c₁) / (√(v_t/c₂) + ε)      ``eps_placement`` = std
         = (√c₂/c₁) · m_t / (√v_t + ε)     ``eps_placement`` = hat  (ε̂ = ε√c₂ in the std form)
@@ -14,20 +15,32 @@ of this step, β₁, β₂, ε the hyperparameters and m₀ = v₀ = 0:
     θ_t = θ − η_t u_t
 
 torch.lerp(m, g, w) is m + w(g − m) for w < ½, else g − (g − m)(1 − w): equal to the mix in exact
-arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite.
+arithmetic, NaN (∞ − ∞) once m is infinite and g finite, where the mix stays infinite; the delta
+form of v (Keras, tf_keras) likewise once v is infinite.
 
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 
-Declared precision effect ``scalars`` (torch capturable/differentiable, where the step count is a
-float32 tensor): c₁, c₂, η/c₁, √c₂ and ε/(η/c₁) are float32 0-d tensors, and the update is
-θ − m/(√v/D + E) with D, E from ``common.tensor_step_adam_scalars`` (``eps_placement`` = std).
-Declared precision effect ``scalars_compiled`` (a torch.compile'd step): c₁, c₂ and √c₂ are float32
-0-d tensors, s = η/c₁ a float64 one, and the update is θ − s·m/(√v/√c₂ + ε)
-(``common.compiled_adam_scalars``).
+Precision emulations (``VARIANTS``, selected by a profile's declared effects through
+``ctx.effects``; reference/algorithm.py, reference/effects.py), each a step with this signature:
+
+* ``step_rounded_powers`` (effects ``power_beta1``, ``power_beta2``; Keras on the TensorFlow
+  backend, jax.example_libraries): c₁ = 1 − fl(β₁)ᵗ, c₂ = 1 − fl(β₂)ᵗ with β rounded to the
+  declared format in the powers only (the moment updates keep β); fl(β) = 1 gives c = 0, and the
+  division by it is IEEE's (numeric.div: v̂ = v/0 = +∞), as the framework's;
+* ``step_torch_tensor_scalars`` (effect ``scalars``; torch capturable/differentiable, where the
+  step count is a float32 tensor): c₁, c₂, η/c₁, √c₂ and ε/(η/c₁) are 0-d tensors of that format,
+  and the update is θ − m/(√v/D + E) with D, E from ``common.tensor_step_adam_scalars``
+  (``eps_placement`` = std);
+* ``step_torch_compiled_scalars`` (effect ``scalars_compiled``; a torch.compile'd step): c₁, c₂ and
+  √c₂ are 0-d tensors of that format, s = η/c₁ a float64 one, and the update is
+  θ − s·m/(√v/√c₂ + ε) (``common.compiled_adam_scalars``).
 """
 from __future__ import annotations
 
-from ..common import compiled_adam_scalars, first_moment, tensor_step_adam_scalars, weight_decay
+import operator
+
+from ..algorithm import Variant
+from ..common import compiled_adam_scalars, first_moment, second_moment, tensor_step_adam_scalars, weight_decay
 from ..numeric import div, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -36,41 +49,100 @@ def init(p, h, sem):
     return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
 
 
-def direction(m, v, t, h, sem):
-    """u_t from the moments (shared by AdamW)."""
+def moments(p, g, state, h, sem, ctx):
+    """(θ, m_t, v_t): the weight decay and the moment updates (axes ``first_moment``,
+    ``second_moment``), stored in ``state``; every variant of Adam, AdamW and AMSGrad calls it."""
+    b1, b2 = h.beta1, h.beta2
+    p, g = weight_decay(p, g, h, sem, ctx)
+    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
+    v = state["exp_avg_sq"] = second_moment(state["exp_avg_sq"], g, b2, sem)
+    return p, m, v
+
+
+def bias_corrections(beta1, beta2, t, sem):
+    """(c₁, c₂) = (1 − β₁ᵗ, 1 − β₂ᵗ), or (1, 1) when ``bias_correction`` = off."""
+    return (1 - beta1 ** t, 1 - beta2 ** t) if sem.bias_correction == "on" else (1, 1)
+
+
+def direction(m, v, c1, c2, h, sem, over=operator.truediv):
+    """u_t from the moments and the bias corrections (shared by AdamW, LAMB, AdaBelief).
+
+    ``over`` divides by the bias corrections: the exact division by default (with β < 1 neither
+    correction is ever 0, so a zero one is a bug and raises), numeric.div where a variant rounds β
+    to a format in which it can be 1 (IEEE: v/0 = +∞, 0/0 = NaN, as the framework computes)."""
     eps = h.eps
-    # a declared precision effect may round β only inside the powers (Keras, TensorFlow backend)
-    b1, b2 = h.get("power_beta1", h.beta1), h.get("power_beta2", h.beta2)
-    c1, c2 = (1 - b1 ** t, 1 - b2 ** t) if sem.bias_correction == "on" else (1, 1)
     if sem.eps_placement == "std":
-        return tmap(lambda mi, vi: div(mi / c1, sqrt(vi / c2) + eps), m, v)
+        return tmap(lambda mi, vi: div(over(mi, c1), sqrt(over(vi, c2)) + eps), m, v)
     if sem.eps_placement == "hat":
-        scale = sqrt(c2) / c1
+        scale = over(sqrt(c2), c1)
         return tmap(lambda mi, vi: scale * div(mi, sqrt(vi) + eps), m, v)
     if sem.eps_placement == "inside":
-        return tmap(lambda mi, vi: div(mi / c1, sqrt(vi / c2 + eps)), m, v)
+        return tmap(lambda mi, vi: div(over(mi, c1), sqrt(over(vi, c2) + eps)), m, v)
     raise ValueError(f"unknown eps_placement {sem.eps_placement!r}")
 
 
 def step(p, g, state, h, sem, ctx):
-    b1, b2 = h.beta1, h.beta2
-    p, g = weight_decay(p, g, h, sem, ctx)
-    m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
-    v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
-    if h.get("scalars") or h.get("scalars_compiled"):
-        return tensor_scalar_update(p, m, v, ctx.t, h, sem)
-    u = direction(m, v, ctx.t, h, sem)
+    p, m, v = moments(p, g, state, h, sem, ctx)
+    c1, c2 = bias_corrections(h.beta1, h.beta2, ctx.t, sem)
+    u = direction(m, v, c1, c2, h, sem)
     return tmap(lambda pi, ui: pi - h.lr * ui, p, u)
 
 
-def tensor_scalar_update(p, m, v, t, h, sem):
-    """θ − m/(√v/D + E) with torch's tensor-step scalars (declared precision effect ``scalars``), or
-    θ − s·m/(√v/r + ε) with those of a torch.compile'd step (``scalars_compiled``)."""
+# --- precision emulations ----------------------------------------------------------------------
+
+
+def step_rounded_powers(p, g, state, h, sem, ctx):
+    """``step`` with c₁ = 1 − fl(β₁)ᵗ, c₂ = 1 − fl(β₂)ᵗ (Keras on TensorFlow, jax.example_libraries).
+
+    fl(β) can be 1 (β₂ = 0.999 in bfloat16), so c = 0: the division by it is IEEE's (div), as in
+    the framework — v̂ = v/0 = +∞ and the step m̂/(∞ + ε) = 0 (0/0 = NaN where v = 0)."""
+    fx = ctx.effects
+    p, m, v = moments(p, g, state, h, sem, ctx)
+    c1, c2 = bias_corrections(fx.rounded("power_beta1", h.beta1), fx.rounded("power_beta2", h.beta2), ctx.t, sem)
+    u = direction(m, v, c1, c2, h, sem, over=div)
+    return tmap(lambda pi, ui: pi - h.lr * ui, p, u)
+
+
+def step_torch_tensor_scalars(p, g, state, h, sem, ctx):
+    """``step`` with torch's tensor-step scalars: θ − m/(√v/D + E)."""
+    p, m, v = moments(p, g, state, h, sem, ctx)
+    return tensor_scalar_update(p, m, v, h, sem, ctx)
+
+
+def step_torch_compiled_scalars(p, g, state, h, sem, ctx):
+    """``step`` with the scalars of a torch.compile'd step: θ − s·m/(√v/r + ε)."""
+    p, m, v = moments(p, g, state, h, sem, ctx)
+    return compiled_scalar_update(p, m, v, h, sem, ctx)
+
+
+def _check_scalar_semantics(sem):
     if sem.get("eps_placement", "std") != "std" or sem.get("bias_correction", "on") != "on":
-        raise ValueError("the scalars precision effect models eps_placement = std with bias correction")
-    directions = h.get("scalars_nudge") or (0, 0)
-    if h.get("scalars_compiled"):
-        s, r = compiled_adam_scalars(h.lr, h.beta1, h.beta2, t, h.scalars_compiled, directions=directions)
-        return tmap(lambda pi, mi, vi: pi - s * div(mi, sqrt(vi) / r + h.eps), p, m, v)
-    d, e = tensor_step_adam_scalars(h.lr, h.beta1, h.beta2, h.eps, t, h.scalars, directions)
+        raise ValueError("torch's tensor-step scalars model eps_placement = std with bias correction")
+
+
+def tensor_scalar_update(p, m, v, h, sem, ctx):
+    """θ − m/(√v/D + E), D and E torch's tensor-step scalars in the format of the effect
+    ``scalars`` (``common.tensor_step_adam_scalars``; shared by AMSGrad with v̄ for v)."""
+    _check_scalar_semantics(sem)
+    fx = ctx.effects
+    d, e = tensor_step_adam_scalars(h.lr, h.beta1, h.beta2, h.eps, ctx.t, fx.format("scalars"), fx.nudge)
     return tmap(lambda pi, mi, vi: pi - div(mi, div(sqrt(vi), d) + e), p, m, v)
+
+
+def compiled_scalar_update(p, m, v, h, sem, ctx):
+    """θ − s·m/(√v/r + ε), s and r the scalars of a torch.compile'd step in the format of the
+    effect ``scalars_compiled`` (``common.compiled_adam_scalars``)."""
+    _check_scalar_semantics(sem)
+    fx = ctx.effects
+    s, r = compiled_adam_scalars(h.lr, h.beta1, h.beta2, ctx.t, fx.format("scalars_compiled"), directions=fx.nudge)
+    return tmap(lambda pi, mi, vi: pi - s * div(mi, sqrt(vi) / r + h.eps), p, m, v)
+
+
+VARIANTS = {
+    "torch_tensor_scalars": Variant(step_torch_tensor_scalars, ("scalars",), bracketed=True,
+                                    doc="torch capturable/differentiable: bias corrections and step size as float32 0-d tensors"),
+    "torch_compiled_scalars": Variant(step_torch_compiled_scalars, ("scalars_compiled",), bracketed=True,
+                                      doc="torch.compile: bias corrections float32 0-d tensors, η/c₁ a float64 one"),
+    "rounded_powers": Variant(step_rounded_powers, ("power_beta1", "power_beta2"),
+                              doc="Keras on TensorFlow, jax.example_libraries: β cast to a narrower format for β₁ᵗ and β₂ᵗ"),
+}

@@ -5,7 +5,7 @@ For each tensor θ (one "layer"), with g_t the gradient, η_t the learning rate 
 
     θ ← θ(1 − η_t λ)                      only when ``trust_weight_decay`` = decoupled_lr (Keras)
     m_t = β₁ m_{t−1} + (1 − β₁) g_t       ``first_moment`` = mix; lerp: m + (1 − β₁)(g − m) (Keras)
-    v_t = β₂ v_{t−1} + (1 − β₂) g_t²
+    v_t = β₂ v_{t−1} + (1 − β₂) g_t²       ``second_moment`` = mix; delta: v + (1 − β₂)(g² − v) (Keras)
     r_t = (m_t/c₁) / (√(v_t/c₂) + ε)      Adam's direction: axes ``eps_placement``, ``bias_correction``
     u_t = r_t + λθ                        ``trust_weight_decay`` = in_update (the paper, optax)
     u_t = r_t                             ``trust_weight_decay`` = decoupled_lr
@@ -19,15 +19,20 @@ With λ = 0 the step has norm exactly η_t‖θ‖, and the first-moment bias co
 scalar factor of u) cancels in φ_t u_t.
 
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
+
+Precision emulation (``VARIANTS``, selected through ``ctx.effects``): ``step_rounded_powers``
+(effects ``power_beta1``, ``power_beta2``; Keras on the TensorFlow backend), c₁ = 1 − fl(β₁)ᵗ and
+c₂ = 1 − fl(β₂)ᵗ with β rounded to the declared format in the powers only.
 """
 from __future__ import annotations
 
 import mpmath
 
-from ..common import first_moment
+from ..common import first_moment, second_moment
 from ..numeric import div, mul
 from ..tensor import norm, tmap, zeros_like
-from .adam import direction
+from ..algorithm import Variant
+from .adam import bias_corrections, direction
 
 
 def init(p, h, sem):
@@ -45,12 +50,18 @@ def trust_ratio(p, u, sem):
 
 
 def step(p, g, state, h, sem, ctx):
+    c1, c2 = bias_corrections(h.beta1, h.beta2, ctx.t, sem)
+    return update(p, g, state, c1, c2, h, sem, ctx)
+
+
+def update(p, g, state, c1, c2, h, sem, ctx):
+    """The step's equations with the bias corrections c₁, c₂ given."""
     b1, b2, lam = h.beta1, h.beta2, h.weight_decay
     if sem.trust_weight_decay == "decoupled_lr" and lam != 0:
         p = tmap(lambda pi: pi * (1 - ctx.lr * lam), p)
     m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
-    v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
-    r = direction(m, v, ctx.t, h, sem)
+    v = state["exp_avg_sq"] = second_moment(state["exp_avg_sq"], g, b2, sem)
+    r = direction(m, v, c1, c2, h, sem)
     if sem.trust_weight_decay == "in_update":
         u = tmap(lambda ri, pi: ri + lam * pi, r, p)
     elif sem.trust_weight_decay == "decoupled_lr":
@@ -59,3 +70,19 @@ def step(p, g, state, h, sem, ctx):
         raise ValueError(f"unknown trust_weight_decay {sem.trust_weight_decay!r}")
     phi = trust_ratio(p, u, sem)
     return tmap(lambda pi, ui: pi - mul(h.lr * phi, ui), p, u)
+
+
+# --- precision emulation ------------------------------------------------------------------------
+
+
+def step_rounded_powers(p, g, state, h, sem, ctx):
+    """``step`` with c₁ = 1 − fl(β₁)ᵗ, c₂ = 1 − fl(β₂)ᵗ (Keras, TensorFlow backend)."""
+    fx = ctx.effects
+    c1, c2 = bias_corrections(fx.rounded("power_beta1", h.beta1), fx.rounded("power_beta2", h.beta2), ctx.t, sem)
+    return update(p, g, state, c1, c2, h, sem, ctx)
+
+
+VARIANTS = {
+    "rounded_powers": Variant(step_rounded_powers, ("power_beta1", "power_beta2"),
+                              doc="Keras on TensorFlow: β cast through float32 for β₁ᵗ and β₂ᵗ"),
+}

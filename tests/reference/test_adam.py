@@ -96,3 +96,58 @@ def test_odd_symmetry(grads, wd):
                    weight_decay="0.125")
     for x, y in zip(a, b):
         assert all(p == -q for p, q in zip(x, y))
+
+
+@pytest.mark.parametrize("form", ["mix", "delta"])
+def test_second_moment_forms_agree_while_finite_and_split_after_an_infinite_gradient(form):
+    """g = 1/2, 1/4, +∞, 1/2 (β₂ = 999/1000): v₁ = (1 − β₂)/4 and v₂ = β₂v₁ + (1 − β₂)/16 under both
+    forms (equal in exact arithmetic); v₃ = +∞; at step 4, mix gives β₂·∞ + (1 − β₂)/4 = +∞ and delta
+    gives ∞ + (1 − β₂)(1/4 − ∞) = ∞ − ∞ = NaN."""
+    from ._trajectory_util import close
+
+    recs = _trajectory(ADAM, [1], [["0.5"], ["0.25"], ["inf"], ["0.5"]], states=True,
+                       semantics={"second_moment": form})
+    v = [r.state["x"]["exp_avg_sq"].data[0] for r in recs]
+    b2 = Fraction(999, 1000)
+    v1 = (1 - b2) / 4
+    assert close(v[0], v1) and close(v[1], b2 * v1 + (1 - b2) / 16)
+    assert v[2] == mpmath.inf
+    assert (v[3] == mpmath.inf) if form == "mix" else mpmath.isnan(v[3])
+
+
+def _one_step(g, effects=None):
+    """θ₁ of θ₀ = 1 after one step with gradient ``g`` (spec profile, β₂ = 0.999), with ``effects``."""
+    from optconform.reference.scenarios import Case
+    from optconform.reference.tensor import Tensor
+    from optconform.reference.trajectory import run
+
+    h = ADAM.resolve("spec", {"lr": "0.1", "beta2": "0.999"})
+    case = Case(ADAM, ADAM.profile("spec"), "test", "", 1, (), [(("x",), h)],
+                params={"x": Tensor.from_values([1])}, grads=[{"x": Tensor.from_values([g])}])
+    (record,) = run(case, effects=effects)
+    return record.params["x"].data[0]
+
+
+def test_rounded_powers_divide_by_a_zero_bias_correction_as_ieee_does():
+    """β₂ = 0.999 is 1 in bfloat16 (its neighbours there are 1 − 2⁻⁸ and 1), so with β₂ rounded in
+    the power c₂ = 1 − 1¹ = 0: v̂ = v/0 = +∞ for v = (1 − β₂)g² > 0 and the step m̂/(∞ + ε) is 0
+    (θ stays 1, as jax.example_libraries in bfloat16); with g = 0, v̂ = 0/0 = NaN and so is θ."""
+    from optconform.reference.numeric import round_to
+
+    assert round_to(mpmath.mpf("0.999"), "bfloat16") == 1
+    bf16 = {"power_beta1": "bfloat16", "power_beta2": "bfloat16"}
+    assert _one_step("0.5", bf16) == 1
+    assert mpmath.isnan(_one_step("0", bf16))
+    assert _one_step("0.5") < 1  # the exact step moves: c₂ = 1 − 0.999 = 1/1000
+
+
+def test_the_exact_direction_raises_on_a_zero_bias_correction():
+    """The exact step never meets c₂ = 0 (β₂ < 1), so a zero correction there is a bug: it raises."""
+    from optconform.reference.model import Namespace
+    from optconform.reference.optimizers.adam import direction
+    from optconform.reference.tensor import Tensor
+
+    m, v = Tensor.from_values(["0.05"]), Tensor.from_values(["0.00025"])
+    sem, h = Namespace(eps_placement="std", bias_correction="on"), Namespace(eps=mpmath.mpf(0))
+    with pytest.raises(ZeroDivisionError):
+        direction(m, v, mpmath.mpf("0.1"), 0, h, sem)

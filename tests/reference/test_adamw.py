@@ -80,3 +80,15 @@ def test_scale_invariance_without_eps(gs, c, profile):
         a0 = thetas([0], grads, profile=profile, eps=0, weight_decay="0.125", lr="0.0625")
         b0 = thetas([0], scaled, profile=profile, eps=0, weight_decay="0.125", lr="0.0625")
         assert all(abs(x[0] + y[0]) < mpmath.mpf(10) ** -55 for x, y in zip(a0, b0))
+
+
+def test_second_moment_delta_turns_an_infinite_v_into_nan_where_mix_keeps_it():
+    """g = 1/2, +∞, 1/4 (β₂ = 999/1000): v₁ = (1 − β₂)/4 under both forms, v₂ = +∞; at step 3 mix
+    gives β₂·∞ + (1 − β₂)/16 = +∞ and delta ∞ + (1 − β₂)(1/16 − ∞) = ∞ − ∞ = NaN (Keras, tf_keras)."""
+    out = {}
+    for form in ("mix", "delta"):
+        recs = trajectory(ADAMW, [1], [["0.5"], ["inf"], ["0.25"]], states=True, semantics={"second_moment": form})
+        out[form] = [r.state["x"]["exp_avg_sq"].data[0] for r in recs]
+    assert F(out["mix"][0]) == F(out["delta"][0]) == Fraction(1, 4000)
+    assert out["mix"][1] == out["delta"][1] == mpmath.inf
+    assert out["mix"][2] == mpmath.inf and mpmath.isnan(out["delta"][2])

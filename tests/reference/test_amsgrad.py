@@ -74,3 +74,19 @@ def test_scale_invariance_without_eps(gs, c, profile):
     a = thetas([1], [[str(Fraction(g, 8))] for g in gs], profile=profile, eps=0)
     b = thetas([1], [[str(Fraction(g, 8) * c)] for g in gs], profile=profile, eps=0)
     assert all(abs(x[0] - y[0]) < mpmath.mpf(10) ** -55 for x, y in zip(a, b))
+
+
+def test_second_moment_delta_makes_v_and_its_maximum_nan_after_an_infinite_gradient():
+    """g = 1/2, +∞, 1/4 (β₂ = 999/1000): v₁ = v̄₁ = (1 − β₂)/4, then v₂ = v̄₂ = +∞ under both forms; at
+    step 3 mix keeps v₃ = β₂·∞ + (1 − β₂)/16 = +∞ (v̄₃ = +∞), delta gives v₃ = ∞ − ∞ = NaN and the
+    NaN-propagating maximum v̄₃ = max(+∞, NaN) = NaN (Keras, tf_keras)."""
+    for form in ("mix", "delta"):
+        recs = trajectory([1], [["0.5"], ["inf"], ["0.25"]], semantics={"second_moment": form})
+        v = [r.state["x"]["exp_avg_sq"].data[0] for r in recs]
+        vmax = [r.state["x"]["max_exp_avg_sq"].data[0] for r in recs]
+        assert F(v[0]) == F(vmax[0]) == Fraction(1, 4000)
+        assert v[1] == vmax[1] == mpmath.inf
+        if form == "mix":
+            assert v[2] == vmax[2] == mpmath.inf
+        else:
+            assert mpmath.isnan(v[2]) and mpmath.isnan(vmax[2])

@@ -73,3 +73,16 @@ def test_gradient_scale_invariance_without_eps(grads, k):
     g2 = [[str(Fraction(x, 8) * Fraction(2) ** k) for x in r] for r in grads]
     kw = dict(lr="0.0625", eps="0", weight_decay="0.125")
     assert trajectory([1, 2, -3], g1, **kw) == trajectory([1, 2, -3], g2, **kw)
+
+
+def test_second_moment_delta_turns_an_infinite_v_into_nan_where_mix_keeps_it():
+    """g = 1/2, +∞, 1/4 (β₂ = 999/1000): v₁ = (1 − β₂)/4 under both forms, v₂ = +∞; at step 3 mix
+    gives β₂·∞ + (1 − β₂)/16 = +∞ and delta ∞ + (1 − β₂)(1/16 − ∞) = ∞ − ∞ = NaN (Keras)."""
+    out = {}
+    for form in ("mix", "delta"):
+        recs = trajectory([1], [["0.5"], ["inf"], ["0.25"]], states=True, semantics={"second_moment": form})
+        out[form] = [r.state["x"]["exp_avg_sq"].data[0] for r in recs]
+    expected = mpmath.mpf(1) / 4000
+    assert abs(out["mix"][0] - expected) < TOL and abs(out["delta"][0] - expected) < TOL
+    assert out["mix"][1] == out["delta"][1] == mpmath.inf
+    assert out["mix"][2] == mpmath.inf and mpmath.isnan(out["delta"][2])

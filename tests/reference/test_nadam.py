@@ -67,3 +67,15 @@ def test_scale_invariance_without_eps(gs, c, schedule):
     a = thetas([1], [[str(Fraction(g, 8))] for g in gs], semantics={"nadam_momentum": schedule}, eps=0)
     b = thetas([1], [[str(Fraction(g, 8) * c)] for g in gs], semantics={"nadam_momentum": schedule}, eps=0)
     assert all(abs(x[0] - y[0]) < mpmath.mpf(10) ** -55 for x, y in zip(a, b))
+
+
+def test_second_moment_delta_turns_an_infinite_v_into_nan_where_mix_keeps_it():
+    """g = 1/2, +∞, 1/4 (β₂ = 999/1000): v₁ = (1 − β₂)/4 under both forms, v₂ = +∞; at step 3 mix
+    gives β₂·∞ + (1 − β₂)/16 = +∞ and delta ∞ + (1 − β₂)(1/16 − ∞) = ∞ − ∞ = NaN (Keras, tf_keras)."""
+    out = {}
+    for form in ("mix", "delta"):
+        recs = trajectory([1], [["0.5"], ["inf"], ["0.25"]], semantics={"second_moment": form})
+        out[form] = [r.state["x"]["exp_avg_sq"].data[0] for r in recs]
+    assert close(out["mix"][0], Fraction(1, 4000)) and close(out["delta"][0], Fraction(1, 4000))
+    assert out["mix"][1] == out["delta"][1] == mpmath.inf
+    assert out["mix"][2] == mpmath.inf and mpmath.isnan(out["delta"][2])

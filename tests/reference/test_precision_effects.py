@@ -1,7 +1,8 @@
-"""The declared precision effects the torch adapter found, checked against values derived by hand:
+"""The declared precision effects the adapters found, checked against values derived by hand:
 torch's tensor-step Adam scalars (``scalars``), the fused kernel's scalar-tail maximum
 (``max_tail``), the checkpoint cast of NAdam's mu_product (``mu_product@checkpoint``), the clamp
-bounds cast to the parameters' dtype (``clamp_bounds``) and the ``second_moment`` axis."""
+bounds cast to the parameters' dtype (``clamp_bounds``), Keras's float32 β in the bias
+corrections (``power_beta1``, ``power_beta2``) and the ``second_moment`` axis."""
 from fractions import Fraction
 
 import mpmath
@@ -10,7 +11,7 @@ import pytest
 from optconform.reference.common import fl_within, second_moment_value, tensor_step_adam_scalars
 from optconform.reference.model import get
 from optconform.reference.numeric import NAN, mpf, representable, round_to
-from optconform.reference.optimizers.amsgrad import running_max, std_max
+from optconform.reference.optimizers.amsgrad import fused_cpu_maximum, maximum, std_max
 from optconform.reference.scenarios import cases
 from optconform.reference.tensor import Tensor
 from optconform.reference.trajectory import run
@@ -24,19 +25,29 @@ def test_std_max_ignores_a_nan_second_argument_only():
     assert mpmath.isnan(std_max(NAN, mpf(1)))
 
 
-def test_running_max_propagates_nan_in_the_vector_body_and_ignores_it_in_the_tail():
+def test_fused_cpu_maximum_propagates_nan_in_the_vector_body_and_ignores_it_in_the_tail():
     # float32: 8 lanes per 256-bit vector, so of 10 elements the last 2 are the scalar tail
     old = Tensor((10,), [mpf(1)] * 10)
     new = Tensor((10,), [NAN] * 10)
-    out = running_max(old, new, "float32").data
+    out = fused_cpu_maximum(old, new, "float32").data
     assert all(mpmath.isnan(x) for x in out[:8])
     assert out[8:] == [1, 1]
     # float64: 4 lanes, so of 6 elements the last 2 are the tail; bfloat16: 16 lanes, all 6
     small_old, small_new = Tensor((6,), [mpf(1)] * 6), Tensor((6,), [NAN] * 6)
-    assert [mpmath.isnan(x) for x in running_max(small_old, small_new, "float64").data] == [True] * 4 + [False] * 2
-    assert running_max(small_old, small_new, "bfloat16").data == [1] * 6
-    # without the effect the maximum propagates NaN everywhere
-    assert all(mpmath.isnan(x) for x in running_max(old, new, None).data)
+    assert [mpmath.isnan(x) for x in fused_cpu_maximum(small_old, small_new, "float64").data] == [True] * 4 + [False] * 2
+    assert fused_cpu_maximum(small_old, small_new, "bfloat16").data == [1] * 6
+    # the exact maximum propagates NaN everywhere
+    assert all(mpmath.isnan(x) for x in maximum(old, new).data)
+
+
+def test_the_fused_cpu_variant_runs_where_max_tail_is_declared_and_not_elsewhere():
+    # nan_grad: a NaN gradient makes v NaN; the fused CPU kernel keeps v̄ finite in the tail
+    (case,) = [c for c in cases(get("amsgrad")) if c.scenario == "nan_grad" and c.profile.name == "torch"]
+    exact = run(case)[-1].state
+    fused = run(case, effects={"max_tail": "bfloat16"})[-1].state  # 16 lanes: every element is tail
+    for name in exact:
+        assert any(mpmath.isnan(x) for x in exact[name]["max_exp_avg_sq"].data)
+        assert not any(mpmath.isnan(x) for x in fused[name]["max_exp_avg_sq"].data)
 
 
 @pytest.mark.parametrize("fraction, accuracy, up, down", [
@@ -97,3 +108,52 @@ def test_mu_product_is_float32_before_a_checkpoint_and_float64_after_it():
     after = products[k:]
     assert after and all(representable(x, "float64") for x in after)
     assert not all(representable(x, "float32") for x in after)  # multiplied in float64 now
+
+
+def _one_step_case(name, profile, g, **hyper):
+    """One step of one scalar tensor θ₀ = 1 with gradient ``g`` under ``profile``."""
+    from optconform.reference.scenarios import Case
+
+    alg = get(name)
+    h = alg.resolve(profile, {k: str(v) for k, v in hyper.items()})
+    return Case(alg, alg.profile(profile), "test", "", 1, (), [(("x",), h)],
+                params={"x": Tensor.from_values([1])}, grads=[{"x": Tensor.from_values([g])}])
+
+
+def test_rounded_powers_round_beta_in_the_bias_corrections_only():
+    # Keras on TensorFlow, t = 1, g = 1: m = (1 − β₁)g and v = (1 − β₂)g² with the exact β; the
+    # bias corrections c₁ = 1 − fl32(β₁), c₂ = 1 − fl32(β₂); θ₁ = 1 − η(m/c₁)/(√(v/c₂) + ε)
+    case = _one_step_case("adam", "spec", 1, lr="0.001", beta1="0.9", beta2="0.999", eps="1e-7")
+    (record,) = run(case, effects={"power_beta1": "float32", "power_beta2": "float32"})
+    b1, b2 = mpf("0.9"), mpf("0.999")
+    m, v = 1 - b1, 1 - b2
+    c1, c2 = 1 - round_to(b1, "float32"), 1 - round_to(b2, "float32")
+    expected = 1 - mpf("0.001") * (m / c1) / (mpmath.sqrt(v / c2) + mpf("1e-7"))
+    assert abs(record.params["x"].data[0] - expected) < mpf(10) ** -50
+    assert abs(record.state["x"]["exp_avg"].data[0] - m) < mpf(10) ** -50
+    (exact,) = run(case)
+    assert abs(exact.params["x"].data[0] - expected) > mpf(10) ** -12  # the effect is visible
+
+
+def test_nadam_float32_casts_round_beta_in_the_moments_only():
+    # moments: m₁ = (1 − fl32(β₁))g, v₁ = (1 − fl32(β₂))g²; Π₁ = μ₁ with the exact β₁ and 0.96
+    case = _one_step_case("nadam", "spec", 1, beta1="0.9", beta2="0.999")
+    (record,) = run(case, effects={"moments": "float32"})
+    b1, b2 = round_to(mpf("0.9"), "float32"), round_to(mpf("0.999"), "float32")
+    state = record.state["x"]
+    assert abs(state["exp_avg"].data[0] - (1 - b1)) < mpf(10) ** -50
+    assert abs(state["exp_avg_sq"].data[0] - (1 - b2)) < mpf(10) ** -50
+    psi = case.groups[0][1].momentum_decay
+    mu1 = mpf("0.9") * (1 - mpf("0.96") ** psi / 2)  # the spec's scheduled momentum at t = 1
+    assert abs(state["mu_product"] - mu1) < mpf(10) ** -50
+
+
+def test_the_old_mapping_keyword_and_the_effects_object_give_the_same_trajectory():
+    from optconform.reference.effects import Effects
+
+    (case,) = [c for c in cases(get("nadam")) if c.scenario == "resume" and c.profile.name == "torch"]
+    declared = {"mu_product": "float32", "mu_product@checkpoint": "float64", "scalars": "float32"}
+    old = run(case, round_hypers=declared)
+    new = run(case, effects=Effects.build(declared, get("nadam")))
+    assert [r.params["w"].data for r in old] == [r.params["w"].data for r in new]
+    assert old[-1].params["w"].data != run(case)[-1].params["w"].data

@@ -4,7 +4,8 @@ The harness, which imports no framework:
 
 * ``protocol`` — the adapter interface (what a third-party adapter implements);
 * ``checker`` — the comparison of spec/tolerance.md;
-* ``harness`` — cases, the worker pool, per-case faults and time limits;
+* ``harness`` — cases and their verdicts; ``workers`` — the worker processes every case runs in
+  (per-case time limit, a dead worker costs only its case, framework output kept off the terminal);
 * ``registry`` — built-in adapters, entry points and ``module:attr`` targets;
 * ``cli`` — the ``optconform`` command; ``report_html``, ``report_junit`` — reports;
 * ``pytest_plugin`` — the conformance suite inside a port's own pytest run.

@@ -233,10 +233,9 @@ def cmd_check(args) -> int:
     from optconform.reference.numeric import DTYPES
     from optconform.reference.vectors import default_vector_dir
 
-    from .harness import Selection, VectorCache, plan, run_cases
-    from .registry import known_names, load
-
-    from .harness import MODES
+    from .harness import MODES, Selection, VectorCache, run_cases
+    from .registry import known_names
+    from .workers import DEFAULT_TIMEOUT, captured_output, quiet_environment
 
     for m in args.mode or []:
         if m not in MODES:
@@ -244,31 +243,44 @@ def cmd_check(args) -> int:
     for d in args.dtype or []:
         if d not in DTYPES:
             raise UserError(f"{PROG} check: unknown dtype {d!r}; choose from {', '.join(DTYPES)}")
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    if not timeout >= 0:  # also NaN
+        raise UserError(f"{PROG} check: --timeout must be a number of seconds >= 0 (0: no limit), got {args.timeout}")
     directory = Path(args.vectors) if args.vectors else default_vector_dir()
     vectors = VectorCache(directory)
     explicit = bool(args.adapter)
-    names = args.adapter or known_names()
+    names = list(dict.fromkeys(args.adapter or known_names()))
     selection = Selection(algorithms=tuple(args.only or ["*"]), scenarios=tuple(args.scenario or ["*"]),
                           code_paths=tuple(args.code_path or ["*"]), dtypes=tuple(args.dtype or ()),
                           devices=tuple(args.device or ()), modes=tuple(dict.fromkeys(args.mode or ["trajectory"])))
     adapters_info = {}
     work = []
-    for name in names:
-        adapter = load(name)
-        ok, reason = adapter.available()
-        adapters_info[adapter.name] = {"framework": getattr(adapter, "framework", adapter.name), "available": ok,
-                                       "reason": reason, "version": adapter.version() if ok else None}
-        if not ok:
-            if explicit:
-                raise UserError(f"{PROG} check: adapter {adapter.name} is unavailable: {reason}")
-            print(f"adapter {adapter.name}: unavailable ({reason}); skipped", file=sys.stderr)
-            continue
-        work += [(name, adapter, case) for case in plan(adapter, directory, selection, vectors.manifest)]
+    environment = {}
+    quiet_environment()
+    with captured_output():  # a framework imported to list its devices prints nothing here
+        for name in names:
+            key, info, cases = _plan_adapter(name, directory, selection, vectors.manifest)
+            adapters_info[key] = info
+            work += cases
+            if cases and not environment and hasattr(cases[0][1], "environment"):
+                try:
+                    environment = dict(cases[0][1].environment())
+                except Exception:  # noqa: BLE001 - the environment is informative only
+                    environment = {}
+    unavailable = {k: i["reason"] for k, i in adapters_info.items() if not i["available"]}
+    if len(unavailable) == len(adapters_info):
+        if explicit and len(names) == 1:
+            (key, reason), = unavailable.items()
+            raise UserError(f"{PROG} check: adapter {key} is unavailable: {reason}")
+        raise UserError(f"{PROG} check: no adapter can run: "
+                        + "; ".join(f"{k}: {r}" for k, r in unavailable.items()))
     if not work:
         raise UserError(f"{PROG} check: the selection matches no case (adapters: {', '.join(names)}; "
                         f"--only {' '.join(selection.algorithms)}); see '{PROG} list'")
     for rel in dict.fromkeys(case.rel for _name, _adapter, case in work):
         vectors.doc(rel)  # a missing, edited or truncated vector stops the run here: exit 2 naming it
+    for key, reason in unavailable.items():
+        print(f"{PROG} check: adapter {key} is unavailable ({reason}); the other adapters run", file=sys.stderr)
     jobs = _jobs(args.jobs, len(work))
     start = time.perf_counter()
     progress = _progress(len(work), quiet=args.quiet)
@@ -279,15 +291,12 @@ def cmd_check(args) -> int:
             if bar:
                 bar.update(task, advance=1, description=f"{case.algorithm} {case.impl.code_path} {case.impl.dtype}")
 
-        results = run_cases(work, directory, jobs=jobs, on_result=advance)
+        results = run_cases(work, directory, jobs=jobs, on_result=advance, timeout=timeout)
     elapsed = time.perf_counter() - start
     counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
     counts["known"] = sum(bool(r.known_finding) for r in results)
-    summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "jobs": jobs, "adapters": adapters_info,
-               "environment": _environment(), "vectors": str(directory)}
-    for _name, adapter, _ in work[:1]:
-        if hasattr(adapter, "environment"):
-            summary["environment"].update(adapter.environment())
+    summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "jobs": jobs, "timeout": timeout,
+               "adapters": adapters_info, "environment": {**_environment(), **environment}, "vectors": str(directory)}
     cases = [r.as_json() for r in results]
     if args.json:
         from optconform.reference.vectors import atomic_write
@@ -305,6 +314,35 @@ def cmd_check(args) -> int:
     # a failure the profile declares as a finding is reported, not hidden, but it is the framework
     # matching its declared profile (DESIGN.md: exit 0); any other fail or error exits 1
     return 1 if counts["fail"] + counts["error"] > counts["known"] else 0
+
+
+def _plan_adapter(name: str, directory: Path, selection, manifest: dict) -> tuple:
+    """(summary key, ``summary.adapters`` entry, [(name, adapter, Case)]) for one requested
+    adapter. One that cannot be imported, whose ``available()`` says no or raises, or whose
+    declarations raise is unavailable (with the reason), and has no cases."""
+    from .harness import plan
+    from .registry import Unavailable, availability, load
+
+    try:
+        adapter = load(name)
+    except Unavailable as exc:
+        return name, {"framework": None, "available": False, "reason": exc.reason, "version": None}, []
+    key = str(getattr(adapter, "name", name))
+    info = {"framework": getattr(adapter, "framework", key), "available": False, "reason": "", "version": None}
+    ok, reason = availability(adapter)
+    if not ok:
+        return key, dict(info, reason=reason or "available() says no"), []
+    try:
+        version = str(adapter.version())
+    except Exception as exc:  # noqa: BLE001 - the version query imports the framework
+        return key, dict(info, reason=f"version() raised {type(exc).__name__}: {exc}"), []
+    try:
+        cases = plan(adapter, directory, selection, manifest)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a faulty declaration costs this adapter, not the run
+        return key, dict(info, reason=f"listing its cases failed: {type(exc).__name__}: {exc}"), []
+    return key, dict(info, available=True, version=version), [(name, adapter, c) for c in cases]
 
 
 def _jobs(requested: int | None, cases: int) -> int:
@@ -473,7 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vectors", metavar="DIR", help="vector folder (default: the shipped vectors)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--jobs", type=int, metavar="N",
-                   help="worker processes (default: one per CPU, one for fewer than 64 cases)")
+                   help="worker processes (default: one per CPU, one for fewer than 64 cases); every case runs "
+                        "in a worker, so a case that crashes it costs that case alone")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="per-case time limit (default 300: a torch.compile case takes about 1 s and a case's "
+                        "first framework import a few, so this is generous on a slow or loaded CI machine, yet "
+                        "a hung case stops within minutes); a case over it is an error, 'timed out after N s'; "
+                        "0: no limit")
     p.set_defaults(func=cmd_check)
     return parser
 

@@ -7,7 +7,8 @@ those whose ``profiles`` list contains it. Declared precision effects that apply
 implementation are applied to the reference (the expected trajectory is recomputed exactly with
 them, keeping the vector's rounding spread), never to the tolerance; an effect whose framework
 operations are not correctly rounded adds the spread of reruns that bracket them (spec/tolerance.md). An exception inside a case makes that case an ``error``; the run
-goes on.
+goes on. ``run_cases`` runs every case in a worker process (workers.py): a hang or a crash costs
+that case alone.
 """
 from __future__ import annotations
 
@@ -142,14 +143,23 @@ def _run_one_step(adapter, case: Case, vectors: VectorCache, effects: dict) -> C
     doc, _ = vectors.doc(case.rel)
     expected, text = vectors.one_step_doc(case.rel, case.profile, effects, case.impl.dtype)
     result = adapter.run_one_step(dict(expected, profile=case.profile), case.impl)
-    return compare(expected, result, case.impl, case.profile, doc_json=text)
+    out = compare(expected, result, case.impl, case.profile, doc_json=text)
+    out.notes = [str(n) for n in getattr(result, "notes", None) or ()]
+    return out
+
+
+def blank_result(case: Case) -> CaseResult:
+    """The verdict ``pass`` with no metrics, for ``case``: filled in by whoever decides the verdict."""
+    return CaseResult(case.algorithm, case.profile, case.scenario, case.impl.adapter, case.impl.code_path,
+                      case.impl.device, case.impl.dtype, mode=case.mode, vector=case.rel)
 
 
 def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
+    """One case in this process; any exception is the case's ``error`` (workers.py adds the time
+    limit and the isolation from crashes)."""
     start = time.perf_counter()
     alg = get(case.algorithm)
-    base = CaseResult(case.algorithm, case.profile, case.scenario, case.impl.adapter, case.impl.code_path,
-                      case.impl.device, case.impl.dtype, mode=case.mode, vector=case.rel)
+    base = blank_result(case)
     spec = alg.profiles["spec"].semantics
     declared = []
     try:
@@ -170,6 +180,7 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
             result = adapter.run(dict(doc, profile=case.profile), case.impl)
             out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
                           doc_json=text)
+            out.notes = [str(n) for n in getattr(result, "notes", None) or ()]
         out.precision_effects = dict(effects)
     except Unsupported as exc:
         base.verdict = "skip"
@@ -187,34 +198,14 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
     if out.verdict in ("fail", "error"):
         profile = alg.profiles.get(case.profile)
         finding = profile and profile.finding_for(case.scenario, case.impl.code_path, case.impl.device,
-                                                  case.impl.dtype, out.verdict)
+                                                  case.impl.dtype, out.verdict, case.mode)
         if finding:
             out.known_finding = finding.note
     out.seconds = time.perf_counter() - start
     return out
 
 
-# --- running many cases, in this process or in worker processes ---------------------------------
-
-_WORKER: dict = {}
-
-
-def _worker_init(directory: str) -> None:
-    _WORKER["vectors"] = VectorCache(Path(directory))
-    _WORKER["adapters"] = {}
-
-
-def _worker_run(chunk: list) -> list:
-    """Run ``chunk``, a list of (index, adapter target, Case), in a worker process."""
-    from .registry import load
-
-    adapters = _WORKER["adapters"]
-    out = []
-    for index, target, case in chunk:
-        if target not in adapters:
-            adapters[target] = load(target)
-        out.append((index, run_case(adapters[target], case, _WORKER["vectors"])))
-    return out
+# --- running many cases, each in a worker process -----------------------------------------------
 
 
 def _chunks(work: list, jobs: int) -> list:
@@ -230,43 +221,23 @@ def _chunks(work: list, jobs: int) -> list:
     return pieces
 
 
-def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None) -> list:
+def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None, timeout: float | None = None) -> list:
     """Verdicts of ``work``, a list of (adapter target, adapter instance, Case), in that order.
 
-    With ``jobs`` > 1 the cases run in that many worker processes (spawned: each loads the adapter
-    by its target name, so a third-party ``module:attr`` adapter must be importable); a worker
-    that dies turns its unfinished cases into ``error`` verdicts. ``on_result(case, result)`` is
-    called as each case finishes (for a progress bar)."""
-    results: list = [None] * len(work)
-    if jobs <= 1 or len(work) < 2:
-        vectors = VectorCache(directory)
-        for i, (_target, adapter, case) in enumerate(work):
-            results[i] = run_case(adapter, case, vectors)
-            if on_result:
-                on_result(case, results[i])
-        return results
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    Every case runs in one of ``jobs`` worker processes (workers.py), never in this one: a case
+    still running after ``timeout`` seconds (default :data:`workers.DEFAULT_TIMEOUT`; 0: no limit)
+    and a case whose worker dies are ``error`` verdicts, and the other cases go on in a fresh
+    worker. Workers are spawned and load each adapter by its target name, so a third-party
+    ``module:attr`` adapter must be importable (the current directory is on their path).
+    ``on_result(case, result)`` is called as each case finishes (for a progress bar)."""
+    from .workers import DEFAULT_TIMEOUT, Pool
 
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     pieces = _chunks([(target, case) for target, _adapter, case in work], jobs)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init,
-                             initargs=(str(directory),)) as pool:
-        futures = {pool.submit(_worker_run, piece): piece for piece in pieces}
-        for future in as_completed(futures):
-            try:
-                done = future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker must not lose the other results
-                done = []
-                for index, _target, case in futures[future]:
-                    base = CaseResult(case.algorithm, case.profile, case.scenario, case.impl.adapter,
-                                      case.impl.code_path, case.impl.device, case.impl.dtype, mode=case.mode,
-                                      vector=case.rel)
-                    base.verdict = "error"
-                    base.message = f"worker process failed: {type(exc).__name__}: {exc}"
-                    done.append((index, base))
-            for index, result in done:
-                results[index] = result
-                if on_result:
-                    on_result(work[index][2], result)
-    return results
+
+    def done(index, result):
+        if on_result:
+            on_result(work[index][2], result)
+
+    with Pool(directory, jobs=min(jobs, len(pieces)) or 1, timeout=timeout) as pool:
+        return pool.run(pieces, len(work), done)

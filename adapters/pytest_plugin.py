@@ -15,6 +15,12 @@ only for adapters that inject state), and use another vector set with ``--optcon
 A case whose verdict is ``skip`` is reported as skipped with its reason; ``fail`` and ``error``
 fail the test with the checker's message; a case the profile declares as a finding is a strict
 expected failure.
+
+Cases run in the pytest process by default, where ``--pdb``, breakpoints and coverage see the
+adapter's code (pytest-xdist isolates processes). ``--optconform-timeout SECONDS`` runs each case
+in a worker process instead, as ``optconform check`` does: a case that hangs longer fails with
+"timed out after N s", one that crashes its worker fails alone, and the worker is reused by the
+next case.
 """
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ def pytest_addoption(parser):
     group.addoption("--optconform-mode", action="append", default=[], metavar="M",
                     help="trajectory or one-step (repeatable; default both, one-step where the adapter injects state)")
     group.addoption("--optconform-vectors", default=None, metavar="DIR", help="vector folder")
+    group.addoption("--optconform-timeout", type=float, default=None, metavar="SECONDS",
+                    help="run each case in a worker process under this time limit (default: in this process)")
 
 
 def pytest_configure(config):
@@ -47,19 +55,42 @@ def pytest_configure(config):
             load(name)
         except UserError as exc:
             raise pytest.UsageError(f"optconform: {exc}") from None
+    timeout = config.getoption("--optconform-timeout", default=None)
+    if timeout is not None and not timeout >= 0:
+        raise pytest.UsageError(f"optconform: --optconform-timeout must be >= 0 seconds, got {timeout}")
+
+
+_POOLS: dict = {}  # one worker pool per pytest session (config), with --optconform-timeout
+
+
+def pytest_unconfigure(config):
+    pool = _POOLS.pop(id(config), None)
+    if pool is not None:
+        pool.close()
+
+
+def _pool(config, directory: Path):
+    from .workers import Pool
+
+    if id(config) not in _POOLS:
+        _POOLS[id(config)] = Pool(directory, jobs=1, timeout=config.getoption("--optconform-timeout"))
+    return _POOLS[id(config)]
 
 
 class ConformanceCase:
     """One case: ``run()`` gives the checker's result, ``check()`` asserts conformance."""
 
-    def __init__(self, adapter, case, vectors):
+    def __init__(self, adapter, case, vectors, target: str | None = None, pool=None):
         self.adapter, self.case, self.vectors = adapter, case, vectors
+        self.target, self.pool = target, pool  # with a pool: run in its worker, loading ``target``
 
     @property
     def id(self) -> str:
         return self.case.id
 
     def run(self):
+        if self.pool is not None and self.target is not None:
+            return self.pool.run([[(0, self.target, self.case)]], 1)[0]
         from .harness import run_case
 
         return run_case(self.adapter, self.case, self.vectors)
@@ -76,7 +107,7 @@ class ConformanceCase:
         case = self.case
         profile = get(case.algorithm).profiles.get(case.profile)
         declared = [f for f in (profile.findings if profile else ())
-                    if f.matches(case.scenario, case.impl.code_path, case.impl.device, case.impl.dtype)]
+                    if f.matches(case.scenario, case.impl.code_path, case.impl.device, case.impl.dtype, case.mode)]
         if declared:
             if result.known_finding:
                 pytest.xfail(f"declared finding: {result.known_finding}")
@@ -92,7 +123,7 @@ def conformance_cases(config, default_adapters=()) -> list:
     from optconform.reference.vectors import default_vector_dir
 
     from .harness import Selection, VectorCache, plan
-    from .registry import load
+    from .registry import availability, load
 
     names = config.getoption("--optconform-adapter") or list(default_adapters)
     directory = Path(config.getoption("--optconform-vectors") or default_vector_dir())
@@ -103,13 +134,15 @@ def conformance_cases(config, default_adapters=()) -> list:
                           modes=tuple(config.getoption("--optconform-mode") or ("trajectory", "one-step")))
     try:
         vectors = VectorCache(directory)
+        pool = _pool(config, directory) if config.getoption("--optconform-timeout") is not None else None
         out = []
         for name in names:
             adapter = load(name)
-            ok, reason = adapter.available()
+            ok, _reason = availability(adapter)
             if not ok:
                 continue
-            out += [ConformanceCase(adapter, c, vectors) for c in plan(adapter, directory, selection, vectors.manifest)]
+            out += [ConformanceCase(adapter, c, vectors, name, pool)
+                    for c in plan(adapter, directory, selection, vectors.manifest)]
     except UserError as exc:
         raise pytest.UsageError(f"optconform: {exc}") from None
     return out

@@ -9,7 +9,8 @@ It shows
   (any fail), orange (any error, no fail), grey (all skip); a cell with failures or errors links
   to their details;
 * the details of every failing case (id, message, metrics and a plot of the error in ulps against
-  the step, with the bound dashed) and of every error case (id, message).
+  the step, with the bound dashed) and of every error case (id, message), each with its notes
+  (Python warnings, log records, the output of a worker that died or timed out).
 
 Plots are drawn only for failing cases, at most :data:`MAX_PLOTS` of them. matplotlib is imported
 only when a plot is drawn, never at import time. The file is written atomically.
@@ -178,6 +179,10 @@ def _case_section(case: dict, png: str | None) -> list:
     out = [f'<div class="case {escape(verdict or "")}" id="{_anchor("case", case.get("id", ""))}">',
            f"<h4>{escape(verdict or '')}: <code>{escape(str(case.get('id', '')))}</code></h4>",
            f'<div class="msg">{escape(case.get("message") or "")}</div>']
+    if case.get("notes"):
+        out.append(f"<details><summary>notes ({len(case['notes'])}): warnings, log records, worker output"
+                   "</summary>" + "".join(f'<div class="msg">{escape(str(n))}</div>' for n in case["notes"])
+                   + "</details>")
     if case.get("known_finding"):
         out.append(f"<p><b>known finding</b> (declared in the profile): {escape(case['known_finding'])}</p>")
     if case.get("precision_effects"):

@@ -2,8 +2,9 @@
 
 One ``<testsuite>`` per adapter, one ``<testcase>`` per case (classname ``optconform.<algorithm>.<profile>``,
 name ``<scenario>-<code_path>-<device>-<dtype>``). A failing case gets ``<failure>`` with its message and
-metrics, an error ``<error>``, a skip ``<skipped>``. Each suite carries the run's environment as
-``<properties>``. Input is the JSON form of the checker's cases (``CaseResult.as_json()``) and the summary.
+metrics, an error ``<error>``, a skip ``<skipped>``; a case's notes (warnings, log records, the
+output of a worker that died or timed out) are its ``<system-out>``. Each suite carries the run's
+environment as ``<properties>``. Input is the JSON form of the checker's cases (``CaseResult.as_json()``) and the summary.
 
 The file is written atomically (a temporary file in the same folder, then ``os.replace``); a missing
 folder is created.
@@ -87,6 +88,8 @@ def build(cases: list, summary: dict) -> ET.Element:
             elif verdict == "skip":
                 counts["skipped"] += 1
                 ET.SubElement(tc, "skipped", message=message)
+            if case.get("notes"):
+                ET.SubElement(tc, "system-out").text = _text("\n".join(str(n) for n in case["notes"]))
         for key, n in counts.items():
             suite.set(key, str(n))
             totals[key] += n

@@ -99,10 +99,15 @@ def test_bad_input_is_one_line_and_exit_2(args, fragments):
     assert_one_line_error(cli(*args), *fragments)
 
 
-@pytest.mark.parametrize("command", ["list", "generate", "trajectory"])
+@pytest.mark.parametrize("command", ["list", "generate", "trajectory", "check"])
 def test_help_on_every_command_has_examples(command):
     out = cli(command, "--help", check=0).stdout
     assert "examples:" in out and f"optconform {command}" in out
+
+
+def test_check_help_states_the_time_limit_and_why():
+    out = " ".join(cli("check", "--help", check=0).stdout.split())
+    assert "--timeout SECONDS" in out and "default 300" in out and "torch.compile" in out and "0: no limit" in out
 
 
 def test_top_level_help_and_version():

@@ -32,7 +32,8 @@ CASES = [
          message="step 3, params params.w[1]: got 1.5, exact 1.25 (inf ulps > bound 6) <&>",
          errors_by_step=[0.0, 1.5, "inf", "nan", None, 12.0], bounds_by_step=[2.0, 4.0, 6.0, 8.0, 10.0, 12.0],
          declared_divergences=["eps_placement"], diagnosis={"hint": "eps inside sqrt"}),
-    case("error", adapter="jax", algorithm="sgd", code_path="default", message="ImportError: no module named jax"),
+    case("error", adapter="jax", algorithm="sgd", code_path="default", message="ImportError: no module named jax",
+         notes=["warning [jax._src.xla_bridge]: no GPU <found>", "worker output:\nFatal Python error: Aborted"]),
     case("skip", adapter="jax", algorithm="sgd", code_path="default", dtype="bfloat16",
          message="dtype bfloat16 not supported on cpu"),
 ]
@@ -60,6 +61,10 @@ def test_junit(tmp_path):
     assert CASES[1]["message"] in failure.get("message")
     assert "first_failing_element: params.w[1]" in failure.text and "max_ulp: inf" in failure.text
     assert jax.find("testcase/error").get("message") == "ImportError: no module named jax"
+    # a case's notes (warnings, log records, a dead worker's output) are its system-out; no notes, none
+    assert [tc.find("system-out").text for tc in jax.iter("testcase") if tc.find("system-out") is not None] == \
+        ["warning [jax._src.xla_bridge]: no GPU <found>\nworker output:\nFatal Python error: Aborted"]
+    assert torch.find("testcase/system-out") is None
     assert jax.find("testcase/skipped").get("message") == "dtype bfloat16 not supported on cpu"
     props = {p.get("name"): p.get("value") for p in torch.iter("property")}
     assert props["python"] == "3.11.7" and props["adapter.version"] == "2.4.0"
@@ -94,6 +99,7 @@ def test_html(tmp_path):
     assert CASES[1]["id"] in text and CASES[2]["id"] in text
     assert "&lt;&amp;&gt;" in text and "<&>" not in text
     assert "ImportError: no module named jax" in text
+    assert "no GPU &lt;found&gt;" in text and "Fatal Python error: Aborted" in text  # the error case's notes
     # the matrix: adam × (foreach, float64) one pass → green; adam × (foreach, float32) one fail → red,
     # linking to its details; sgd × (default, float32) one error → orange;
     # sgd × (default, bfloat16) one skip → grey

@@ -1,0 +1,128 @@
+"""Small faulty adapters for the fault tests (tests/test_faults.py), built on toy_adapters.ExactAdapter.
+
+Each replays the exact reference (so every other case passes) and misbehaves in one scenario:
+
+* ``AbortAdapter``: ``os.abort()`` in ``probe`` (SIGABRT: the worker dies);
+* ``ExitAdapter``: ``os._exit(3)`` in ``probe``; ``SysExitAdapter``: ``sys.exit(4)`` there;
+* ``SleepAdapter``: ``time.sleep`` for ever in ``probe``;
+* ``BusyAdapter``: a regular expression that backtracks for ever in ``probe``: C code that holds
+  the GIL and never checks for signals, so nothing inside the process can interrupt it;
+* ``UnavailableAdapter``: ``available()`` reports a failed framework import;
+  ``RaisingAvailableAdapter``: ``available()`` raises;
+* ``NoisyAdapter``: writes to stdout and stderr from Python and straight to file descriptors 1
+  and 2 (as TensorFlow's C++ logging does), emits a Python warning and log records, one of them
+  through a logger that does not propagate (as torch's loggers do), in every case; its
+  ``available()`` (run in the parent) writes a banner to descriptor 2.
+
+``IMPORT_FAILS`` and ``IMPORT_RAISES`` are the sources of port modules whose import fails (a
+framework that is not installed; one whose import raises something else): tests write them into
+a folder and name them as ``module:attr``.
+"""
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+
+from tests.toy_adapters import ExactAdapter
+
+FAULTY_SCENARIO = "probe"
+
+
+class AbortAdapter(ExactAdapter):
+    name = "abort"
+
+    def run(self, doc, impl):
+        if doc["scenario"] == FAULTY_SCENARIO:
+            os.abort()
+        return super().run(doc, impl)
+
+
+class ExitAdapter(ExactAdapter):
+    name = "exit"
+
+    def run(self, doc, impl):
+        if doc["scenario"] == FAULTY_SCENARIO:
+            os._exit(3)
+        return super().run(doc, impl)
+
+
+class SysExitAdapter(ExactAdapter):
+    name = "sysexit"
+
+    def run(self, doc, impl):
+        if doc["scenario"] == FAULTY_SCENARIO:
+            sys.exit(4)
+        return super().run(doc, impl)
+
+
+class SleepAdapter(ExactAdapter):
+    name = "sleep"
+
+    def run(self, doc, impl):
+        if doc["scenario"] == FAULTY_SCENARIO:
+            while True:
+                time.sleep(3600)
+        return super().run(doc, impl)
+
+
+class BusyAdapter(ExactAdapter):
+    name = "busy"
+
+    def run(self, doc, impl):
+        if doc["scenario"] == FAULTY_SCENARIO:
+            # catastrophic backtracking: 2**60 paths, all inside the C regex engine
+            re.match(r"(a+)+$", "a" * 60 + "!")
+        return super().run(doc, impl)
+
+
+class UnavailableAdapter(ExactAdapter):
+    name = "unavailable"
+
+    def available(self):
+        return False, "fakeframework failed to import: libfake.so: cannot open shared object file"
+
+
+class RaisingAvailableAdapter(ExactAdapter):
+    name = "raising"
+
+    def available(self):
+        raise OSError("libcudart.so.12: cannot open shared object file")
+
+
+_QUIET_LOGGER = logging.getLogger("fakeframework._dynamo")
+_QUIET_LOGGER.propagate = False
+_QUIET_LOGGER.addHandler(logging.StreamHandler(sys.stderr))
+
+
+class NoisyAdapter(ExactAdapter):
+    name = "noisy"
+
+    def available(self):
+        os.write(2, b"NOISE fd2 banner while the parent plans (a framework imported to list devices)\n")
+        return True, ""
+
+    def run(self, doc, impl):
+        print("NOISE python stdout")
+        print("NOISE python stderr", file=sys.stderr)
+        os.write(1, b"NOISE fd1 banner\n")
+        os.write(2, b"NOISE fd2 I0000 cpu_feature_guard.cc] This binary is optimized\n")
+        warnings.warn(f"fake deprecation in {doc['scenario']}", UserWarning)
+        logging.getLogger("fakeframework").warning("recompiling for %s", doc["scenario"])
+        _QUIET_LOGGER.warning("graph break in %s", doc["scenario"])
+        logging.getLogger("fakeframework").info("an info record is not a note")
+        return super().run(doc, impl)
+
+
+IMPORT_FAILS = '''
+import optconform_fakeframework_that_is_not_installed  # noqa: F401
+
+
+class Adapter:
+    pass
+'''
+
+IMPORT_RAISES = '''
+raise RuntimeError("CUDA driver initialization failed")
+'''

@@ -1,194 +1,135 @@
 """Every declared framework profile, confirmed against the real framework in float64.
 
-For each (algorithm, framework profile) the framework runs every open-loop scenario that applies
-to the profile (with the profile's own defaults for ``defaults``, built from the constructor's
-defaults), and must match the reference under the *declared* semantics to within float64
-rounding.  Then, for every axis, every other value must be *excluded*: some scenario must
-separate it from the framework's trajectory.  That is what "confirmed numerically" means here: the
-declared value fits and the alternatives do not.  Where a driver can read a state entry (the first
-moment ``exp_avg``: ``drivers.Trajectory.states``), it is compared as well, for the declared value
-and the alternatives alike: some axes (``first_moment``) change only the state once the parameters
-are NaN either way.
+For each (algorithm, framework profile), every scenario of the profile (reference.scenarios.cases:
+open and closed loop, ``resume``, ``defaults`` built from the framework's own defaults) runs
+through the framework's adapter — ``adapter.run`` on its default code path, float64, cpu, the same
+code that ``optconform check`` runs — and the checker's one comparison (adapters.checker.compare,
+the bound of spec/tolerance.md) decides:
+
+1. the declared semantics fit: every scenario agrees with the reference under the profile's
+   semantics (with the declared precision effects that apply to that code path);
+2. every alternative is excluded: for every axis, every other value is contradicted by some
+   scenario in which the axis is active, on the parameters, the state or the learning rate.
+
+That is what "confirmed numerically" means: the declared value fits and the alternatives do not.
+A scenario the adapter cannot run (``Unsupported``: Keras has no parameter groups), or one a
+declared finding covers on that code path (a framework bug no axis explains), is left out of both. The tolerance is the vector's own: the floor of the bound and the float64 rounding spread the
+shipped vector of that scenario carries (closed-loop scenarios need it).
 
 Runs when the framework is installed, skips cleanly (one reason line) when it is not.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import json
 
-import mpmath
 import pytest
 
-from optconform.reference.model import algorithms, precision_effects
+from optconform.adapters.checker import compare
+from optconform.adapters.protocol import Implementation, Unsupported
+from optconform.adapters.registry import load
+from optconform.reference.model import algorithms
 from optconform.reference.scenarios import cases
-from optconform.reference.tolerance import error_ulps, float64_bound
-from optconform.reference.trajectory import run
+from optconform.reference.vectors import default_vector_dir, read_manifest, vector_document
 
-FRAMEWORK_OF = {"torch": "torch", "optax": "optax", "keras": "keras", "tf_keras": "tf_keras"}
-CLOSED_LOOP = ("quadratic", "rosenbrock")
+DTYPE = "float64"
 
 
 def _params():
     out = []
     for alg in algorithms().values():
         for pname, profile in alg.profiles.items():
-            if profile.framework in FRAMEWORK_OF:
+            if profile.framework:
                 out.append(pytest.param(alg.name, pname, id=f"{alg.name}-{pname}",
-                                        marks=pytest.mark.framework(FRAMEWORK_OF[profile.framework])))
+                                        marks=pytest.mark.framework(profile.framework)))
     return out
 
 
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+_ADAPTERS: dict = {}
 
 
-def _backend():
-    try:
-        import keras
-
-        return keras.backend.backend()
-    except ImportError:
-        return None
+def _adapter(framework: str):
+    """The framework's built-in adapter (the profile's framework is its adapter name)."""
+    if framework not in _ADAPTERS:
+        _ADAPTERS[framework] = load(framework)
+    return _ADAPTERS[framework]
 
 
-# the code path the drivers run (torch's default on CPU is the for-loop implementation)
-DEFAULT_CODE_PATH = {"torch": "forloop"}
+_SPREADS: dict = {}
 
 
-def rounding_for(profile) -> dict:
-    """The declared precision effects that apply where this test runs: the framework's default
-    code path, in float64, on the Keras backend installed (tf_keras always runs TensorFlow)."""
-    backend = "tensorflow" if profile.framework == "tf_keras" else _backend() if profile.framework == "keras" else None
-    return precision_effects(profile, code_path=DEFAULT_CODE_PATH.get(profile.framework), param_dtype="float64",
-                             backend=backend)
+def _shipped_spread(algorithm: str, profile: str, scenario: str) -> dict:
+    """The float64 rounding spread of the shipped vector of this scenario under this profile
+    (``{}`` where none is shipped: the floor of the bound alone)."""
+    if not _SPREADS:
+        directory = default_vector_dir()
+        for rel, entry in read_manifest(directory)["files"].items():
+            alg, _, rest = rel.partition("/")
+            scen = rest.split("/", 1)[1][:-len(".json")]
+            for p in entry["profiles"]:
+                _SPREADS[(alg, p, scen)] = rel
+    rel = _SPREADS.get((algorithm, profile, scenario))
+    if rel is None:
+        return {}
+    with open(default_vector_dir() / rel) as fh:
+        spread = json.load(fh).get("spread", {})
+    return {DTYPE: spread[DTYPE]} if DTYPE in spread else {}
 
 
-def _ref_params(case, rounding):
-    records = run(case, round_hypers=rounding)
-    if case.algorithm.kind == "optimizer":
-        return [{n: [float(x) for x in t.data] for n, t in r.params.items()} for r in records], records
-    return [float(r.lr) for r in records], records
-
-
-def optimizer_mismatch(case, fw_traj, ref_records) -> str | None:
-    """First element outside the float64 bound of spec/tolerance.md, or None."""
-    previous = {n: t.data for n, t in case.params.items()}
-    for t, (fw, rec) in enumerate(zip(fw_traj, ref_records), 1):
-        for n, tensor in rec.params.items():
-            got = fw[n].reshape(-1)
-            for i, exact in enumerate(tensor.data):
-                scale = max(abs(float(exact)), abs(float(previous[n][i]))) if mpmath.isfinite(exact) else 0.0
-                err = error_ulps(float(got[i]), exact, scale)
-                if err > float64_bound(t):
-                    return (f"step {t} {n}[{i}]: framework {got[i]!r}, reference {mpmath.nstr(exact, 17)} "
-                            f"({err:.3g} ulps > {float64_bound(t)})")
-        previous = {n: tn.data for n, tn in rec.params.items()}
-    return None
-
-
-def state_mismatch(fw_traj, ref_records) -> str | None:
-    """First state element the driver read outside the float64 bound, at the scale of the entry's
-    exact value and its previous value, or None (also when the driver reads no state)."""
-    previous: dict = {}
-    for t, (states, rec) in enumerate(zip(getattr(fw_traj, "states", []), ref_records), 1):
-        for entry, per_param in states.items():
-            for n, got in per_param.items():
-                exact_tensor = rec.state.get(n, {}).get(entry)
-                if exact_tensor is None or not hasattr(exact_tensor, "data"):
-                    continue  # the reference keeps no such entry for this algorithm
-                got = got.reshape(-1)
-                for i, exact in enumerate(exact_tensor.data):
-                    before = previous.get((n, entry, i), 0)
-                    scale = (max(abs(float(exact)), abs(float(before)) if mpmath.isfinite(before) else 0.0)
-                             if mpmath.isfinite(exact) else 0.0)
-                    err = error_ulps(float(got[i]), exact, scale)
-                    if err > float64_bound(t):
-                        return (f"step {t} state {entry} of {n}[{i}]: framework {got[i]!r}, reference "
-                                f"{mpmath.nstr(exact, 17)} ({err:.3g} ulps > {float64_bound(t)})")
-                    previous[(n, entry, i)] = exact
-    return None
-
-
-def schedule_mismatch(fw, ref_records, base_lr) -> str | None:
-    """Schedules: update k is step k + 1, at the scale max(|x_k|, |x_k-1|, |η|) (spec/tolerance.md)."""
-    previous = abs(float(base_lr))
-    for k, (got, rec) in enumerate(zip(fw, ref_records)):
-        exact = rec.lr
-        value = abs(float(exact)) if mpmath.isfinite(exact) else 0.0
-        scale = max(value, previous, abs(float(base_lr)))
-        err = error_ulps(float(got), exact, scale)
-        if err > float64_bound(k + 1):
-            return f"k={k}: framework {got!r}, reference {mpmath.nstr(exact, 17)} ({err:.3g} ulps)"
-        previous = value
-    return None
-
-
-def _driveable(case):
-    if case.algorithm.kind == "schedule":
-        return True
-    return case.scenario not in CLOSED_LOOP and case.checkpoint_at is None
+def _expected(case, effects: dict, spread: dict) -> dict:
+    return json.loads(json.dumps(vector_document([case], round_hypers=effects or None, base_spread=spread)))
 
 
 def _with_semantics(case, semantics):
-    profile = dataclasses.replace(case.profile, semantics=semantics)
-    return dataclasses.replace(case, profile=profile)
+    return dataclasses.replace(case, profile=dataclasses.replace(case.profile, semantics=semantics))
 
 
 @pytest.mark.parametrize("algorithm,profile", _params())
 def test_profile_matches_framework(algorithm, profile):
-    module = FRAMEWORK_OF[algorithms()[algorithm].profiles[profile].framework]
-    if not _installed(module):
-        pytest.skip(f"{module} is not installed")
-    from .frameworks import drivers  # numpy comes with every framework, not with the reference
-
     alg = algorithms()[algorithm]
     prof = alg.profiles[profile]
-    rounding = rounding_for(prof)
-    hook = drivers.hooks(alg.name)
-    skip = getattr(hook, "skip", None) if hook else None
-    runs = []  # (case, framework trajectory)
+    adapter = _adapter(prof.framework)
+    ok, reason = adapter.available()
+    if not ok:
+        pytest.skip(reason)
+    impl = Implementation(adapter.name, adapter.default_code_path(algorithm, profile), "cpu", DTYPE)
+    effects = adapter.precision_effects(algorithm, impl, profile) if hasattr(adapter, "precision_effects") else {}
+    runs = []  # (case, spread, the framework's run)
     failures = []
     for case in cases(alg, prof):
-        if not _driveable(case):
-            continue
-        reason = skip(profile, case) if skip else None
-        if reason:
-            continue
+        spread = _shipped_spread(algorithm, profile, case.scenario)
+        vector = _expected(case, {}, spread)
+        expected = _expected(case, effects, spread) if effects else vector
         try:
-            if alg.kind == "optimizer":
-                fw = drivers.RUNNERS[prof.framework](alg, prof, case, defaults_only=case.scenario == "defaults")
-            else:
-                fw = drivers.SCHEDULE_RUNNERS[prof.framework](alg, prof, case.groups[0][1], case.steps)
-        except NotImplementedError:
+            result = adapter.run(dict(vector, profile=profile), impl)
+        except Unsupported:
             continue
-        _, records = _ref_params(case, rounding)
-        problem = ((optimizer_mismatch(case, fw, records) or state_mismatch(fw, records)) if alg.kind == "optimizer"
-                   else schedule_mismatch(fw, records, case.groups[0][1].lr))
-        if problem:
-            failures.append(f"{case.scenario}: {problem}")
-        runs.append((case, fw))
-    assert runs, f"no scenario of {algorithm} could be driven through {profile}"
-    assert not failures, f"{algorithm} [{profile}] does not match its declared semantics:\n" + "\n".join(failures)
-    # every alternative value of every axis must be excluded by some scenario
+        except Exception as exc:  # noqa: BLE001 - a declared finding may be an error
+            if prof.finding_for(case.scenario, impl.code_path, impl.device, impl.dtype, "error"):
+                continue
+            raise
+        verdict = compare(expected, result, impl, profile)
+        if verdict.verdict != "pass":
+            if prof.finding_for(case.scenario, impl.code_path, impl.device, impl.dtype, verdict.verdict):
+                continue  # a declared finding: known not to fit, so it confirms nothing either way
+            failures.append(f"{case.scenario}: {verdict.message}")
+        runs.append((case, spread, result))
+    assert runs, f"no scenario of {algorithm} could run through the {adapter.name} adapter ({impl.id})"
+    assert not failures, (f"{algorithm} [{profile}] on {impl.id} does not match its declared semantics:\n"
+                          + "\n".join(failures))
     unexcluded = []
     for axis, values in alg.axes.items():
-        declared = prof.semantics[axis]
         for alt in values:
-            if alt == declared:
+            if alt == prof.semantics[axis]:
                 continue
             semantics = dict(prof.semantics, **{axis: alt})
-            excluded = False
-            relevant = False
-            for case, fw in runs:
+            relevant = excluded = False
+            for case, spread, result in runs:
                 if not alg.axis_active(axis, [h for _, h in case.groups], case.has_nonfinite_inputs()):
                     continue
                 relevant = True
-                alt_case = _with_semantics(case, semantics)
-                _, records = _ref_params(alt_case, rounding)
-                problem = ((optimizer_mismatch(case, fw, records) or state_mismatch(fw, records))
-                           if alg.kind == "optimizer" else schedule_mismatch(fw, records, case.groups[0][1].lr))
-                if problem:
+                expected = _expected(_with_semantics(case, semantics), effects, spread)
+                if compare(expected, result, impl, profile).verdict == "fail":
                     excluded = True
                     break
             if relevant and not excluded:

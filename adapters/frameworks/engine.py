@@ -173,14 +173,30 @@ def closed_loop_gradient(objective: dict, x, constant, interleave):
 # --- optimizer state ----------------------------------------------------------------------------------
 
 
+_STATE_NAME = re.compile(r"\s*(-?)([A-Za-z_]\w*)")
+
+
+def state_name(text: str) -> tuple[str, int]:
+    """``(name, sign)`` of a profile's ``state_names`` value: the leading identifier is the
+    framework's name of the entry (what follows is documentation: ``nu_max (of the bias-corrected
+    v̂)``), and a leading ``-`` (sign −1) says the framework holds the canonical entry negated
+    (Keras SGD's ``-momentums``: m = −b; optax's ``-trace`` after scale_by_learning_rate)."""
+    m = _STATE_NAME.match(text)
+    if not m:
+        raise ValueError(f"state name {text!r} does not start with an identifier")
+    return m.group(2), -1 if m.group(1) else 1
+
+
 def read_state(profile, lookup) -> dict:
     """The optimizer state by canonical names, driven by ``profile.state_names`` (canonical →
-    the framework's name): ``{canonical: value}`` for every name ``lookup(framework_name)``
-    finds (it returns None for an entry the framework does not hold, e.g. before the first step
-    or in a factored form)."""
+    the framework's name, :func:`state_name`): ``{canonical: value}`` for every name
+    ``lookup(name)`` finds (it returns None for an entry the framework does not hold, e.g. before
+    the first step or in a factored form), negated where the profile says the framework holds it
+    negated."""
     out = {}
-    for canonical, name in profile.state_names.items():
+    for canonical, text in profile.state_names.items():
+        name, sign = state_name(text)
         value = lookup(name)
         if value is not None:
-            out[canonical] = value
+            out[canonical] = -value if sign < 0 else value
     return out

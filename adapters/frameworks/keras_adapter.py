@@ -42,13 +42,12 @@ import contextlib
 import importlib.util
 import io
 import os
-import re
 import sys
 
 from optconform.reference.model import algorithms, get, precision_effects
 
 from .engine import closed_loop_gradient, gradient_stream, initial_params, optimizer_kwargs, read_state, resolve_api, \
-    step_lrs
+    state_name, step_lrs
 from ..protocol import AdapterRun, Implementation, Unsupported
 
 EAGER = "eager"
@@ -57,7 +56,6 @@ DTYPES = ("float64", "float32")
 DEVICES = ("cpu",)
 NO_GROUPS = "Keras optimizers have no parameter groups"
 
-_SLOT_NAME = re.compile(r"\s*(-?)([A-Za-z_]\w*)")
 
 
 # --- importing TensorFlow quietly -------------------------------------------------------------------
@@ -384,16 +382,6 @@ class TfKerasAdapter(_KerasAdapterBase):
 # --- one optimizer vector ----------------------------------------------------------------------------
 
 
-def slot_name(text: str) -> tuple[str, bool]:
-    """``(name, negated)`` of a profile's ``state_names`` value: the leading identifier (what
-    follows is documentation), and whether a leading ``-`` says Keras holds the entry negated
-    (``-momentums``: Keras SGD keeps m = −b)."""
-    m = _SLOT_NAME.match(text)
-    if not m:
-        raise ValueError(f"state name {text!r} does not start with an identifier")
-    return m.group(2), m.group(1) == "-"
-
-
 class _OptimizerRun:
     def __init__(self, doc: dict, impl: Implementation, flavour: _Keras3, default_profile: str):
         import numpy as np
@@ -425,7 +413,6 @@ class _OptimizerRun:
             for n, shape in self.shapes.items()}
         lrs = step_lrs(doc)
         self.lrs = None if lrs is None else [row[0] for row in lrs]
-        self.slot_names = {text: slot_name(text) for text in self.profile.state_names.values()}
 
     def build(self):
         cls, extra = resolve_api(self.profile.api)
@@ -467,13 +454,9 @@ class _OptimizerRun:
         return out
 
     def state(self, opt, variable) -> dict:
-        def lookup(framework_name):
-            name, negated = self.slot_names[framework_name]
+        def lookup(name):
             value = self.slot(opt, name, variable)
-            if value is None:
-                return None
-            value = self.flavour.numpy(value)
-            return -value if negated else value
+            return None if value is None else self.flavour.numpy(value)
 
         return read_state(self.profile, lookup)
 
@@ -550,12 +533,12 @@ class _OptimizerRun:
             text = self.profile.state_names.get(canonical)
             if text is None:
                 raise Unsupported(f"one-step mode: {canonical} has no Keras name in the profile")
-            name, negated = self.slot_names[text]
+            name, sign = state_name(text)
             slot = self.slot(opt, name, variable)
             if slot is None:
                 raise Unsupported(f"one-step mode: {self.profile.api} holds no {name} to inject {canonical} into")
             array = np.asarray([float(v) for v in (value if isinstance(value, list) else [value])], dtype=np.float64)
-            array = (-array if negated else array).reshape(tuple(slot.shape)).astype(str(self.flavour.dtype_of(slot)))
+            array = (sign * array).reshape(tuple(slot.shape)).astype(str(self.flavour.dtype_of(slot)))
             slot.assign(array)
 
     def to_floats(self, steps: list) -> list:

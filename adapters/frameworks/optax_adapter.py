@@ -63,7 +63,7 @@ from optconform.reference.model import algorithms, get, precision_effects
 
 from ..protocol import AdapterRun, Implementation, Unsupported
 from .engine import (closed_loop_gradient, gradient_stream, initial_params, optimizer_kwargs, pyvalue, resolve_api,
-                     step_lrs)
+                     state_name, step_lrs)
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 CODE_PATHS = ("jit", "eager")
@@ -361,15 +361,6 @@ def _timed(run):
 # --- one optimizer vector -------------------------------------------------------------------------
 
 
-def _state_field(optax_name: str) -> tuple[str, float]:
-    """``(field, sign)`` of a profile's ``state_names`` value: the first word names the state
-    field (``nu_max (of the bias-corrected v̂)`` → ``nu_max``); a leading ``-`` says that optax
-    holds the entry negated (``-trace``: a trace after scale_by_learning_rate accumulates the
-    sign-flipped update −η·d, the canonical buffer is +η·d)."""
-    word = optax_name.split()[0]
-    return (word[1:], -1.0) if word.startswith("-") else (word, 1.0)
-
-
 def _adafactor_labels(run, name: str) -> dict:
     """optax factors a matrix over its two largest dims (d1, d0) = _factored_dims: v_row is the
     mean over d0 (the largest), v_col over d1. The reference's row statistic is the mean over the
@@ -445,7 +436,7 @@ class _OptimizerRun:
         self.objective = doc["inputs"].get("objective")
         self.state_fields = {}  # optax field -> (canonical name, sign)
         for canonical, optax_name in self.profile.state_names.items():
-            field, sign = _state_field(optax_name)
+            field, sign = state_name(optax_name)
             self.state_fields[field] = (canonical, sign)
         relabel = STATE_LABELS.get(self.alg.name)
         # (field, parameter) -> (canonical, sign)

@@ -167,3 +167,22 @@ def tensor_scalar_quotient(numerator, denominator, dtype: str):
     from .numeric import round_to
 
     return round_to(round_to(1 / denominator, dtype) * round_to(numerator, dtype), dtype)
+
+
+def root_scaled(g, s, eps, form: str):
+    """g_t over the root of an accumulator s_t, one element per pair (Adagrad, RMSprop), under the
+    ``eps_root`` axis:
+
+    * ``outside`` — g / (√s + ε);
+    * ``inside``  — g / √(s + ε);
+    * ``none``    — g / √s where s > 0, else 0 (no ε: jax.example_libraries Adagrad).
+    """
+    from .numeric import div, sqrt
+
+    if form == "outside":
+        return tmap(lambda gi, si: div(gi, sqrt(si) + eps), g, s)
+    if form == "inside":
+        return tmap(lambda gi, si: div(gi, sqrt(si + eps)), g, s)
+    if form == "none":
+        return tmap(lambda gi, si: gi * (div(1, sqrt(si)) if si > 0 else 0), g, s)
+    raise ValueError(f"unknown eps_root {form!r}")

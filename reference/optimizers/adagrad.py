@@ -21,8 +21,7 @@ State: ``sum`` = s_t, ``momentum_buffer`` = m_t (only when μ ≠ 0).
 """
 from __future__ import annotations
 
-from ..common import weight_decay
-from ..numeric import div, sqrt
+from ..common import root_scaled, weight_decay
 from ..tensor import full_like, tmap, zeros_like
 
 
@@ -34,14 +33,8 @@ def init(p, h, sem):
 
 
 def direction(g, s, eps, sem):
-    """d_t from g_t and s_t: the ``eps_root`` axis."""
-    if sem.eps_root == "outside":
-        return tmap(lambda gi, si: div(gi, sqrt(si) + eps), g, s)
-    if sem.eps_root == "inside":
-        return tmap(lambda gi, si: div(gi, sqrt(si + eps)), g, s)
-    if sem.eps_root == "none":
-        return tmap(lambda gi, si: gi * (div(1, sqrt(si)) if si > 0 else 0), g, s)
-    raise ValueError(f"unknown eps_root {sem.eps_root!r}")
+    """d_t from g_t and s_t: the ``eps_root`` axis (common.root_scaled)."""
+    return root_scaled(g, s, eps, sem.eps_root)
 
 
 def step(p, g, state, h, sem, ctx):

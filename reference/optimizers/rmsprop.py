@@ -17,8 +17,7 @@ State: ``square_avg`` = v_t, ``grad_avg`` = ḡ_t (centered), ``momentum_buffer`
 """
 from __future__ import annotations
 
-from ..common import weight_decay
-from ..numeric import div, sqrt
+from ..common import root_scaled, weight_decay
 from ..tensor import tmap, zeros_like
 
 
@@ -32,12 +31,8 @@ def init(p, h, sem):
 
 
 def direction(g, s, eps, sem):
-    """d_t = g / RMS: the ``eps_root`` axis."""
-    if sem.eps_root == "outside":
-        return tmap(lambda gi, si: div(gi, sqrt(si) + eps), g, s)
-    if sem.eps_root == "inside":
-        return tmap(lambda gi, si: div(gi, sqrt(si + eps)), g, s)
-    raise ValueError(f"unknown eps_root {sem.eps_root!r}")
+    """d_t = g / RMS: the ``eps_root`` axis (common.root_scaled)."""
+    return root_scaled(g, s, eps, sem.eps_root)
 
 
 def step(p, g, state, h, sem, ctx):

@@ -33,6 +33,7 @@ from optconform.adapters.frameworks import optax_adapter
 from optconform.adapters.frameworks.optax_adapter import OptaxAdapter
 from optconform.adapters.protocol import Implementation
 from optconform.reference import vectors as V
+from side_by_side import best_of
 
 _BARE: dict = {}
 
@@ -95,16 +96,7 @@ def overhead(rounds: int = 5) -> tuple[float, float, int]:
         for doc in docs:  # warm-up: both compile here, outside the measurement
             adapter.run(doc, impl)
             bare(doc)
-        best_adapter = best_bare = float("inf")
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for doc in docs:
-                adapter.run(doc, impl)
-            best_adapter = min(best_adapter, time.perf_counter() - start)
-            start = time.perf_counter()
-            for doc in docs:
-                bare(doc)
-            best_bare = min(best_bare, time.perf_counter() - start)
+        best_adapter, best_bare = best_of(lambda doc: adapter.run(doc, impl), bare, docs, rounds)
     return best_adapter, best_bare, len(docs)
 
 

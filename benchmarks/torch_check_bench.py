@@ -20,6 +20,7 @@ import time
 from optconform.adapters.protocol import Implementation
 from optconform.adapters.frameworks.torch_adapter import TorchAdapter
 from optconform.reference import vectors as V
+from side_by_side import best_of
 
 
 def bare(doc) -> None:
@@ -58,16 +59,7 @@ def overhead(rounds: int = 3) -> tuple[float, float, int]:
                     and "checkpoint_at" not in doc["inputs"] and "float32" in doc["dtypes"]:
                 docs.append(doc)
     impl = Implementation("torch", "forloop", "cpu", "float32")
-    best_adapter = best_bare = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for doc in docs:
-            adapter.run(doc, impl)
-        best_adapter = min(best_adapter, time.perf_counter() - start)
-        start = time.perf_counter()
-        for doc in docs:
-            bare(doc)
-        best_bare = min(best_bare, time.perf_counter() - start)
+    best_adapter, best_bare = best_of(lambda doc: adapter.run(doc, impl), bare, docs, rounds)
     return best_adapter, best_bare, len(docs)
 
 

@@ -16,6 +16,7 @@ not depend on which framework it is. Imports no framework.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import re
 
@@ -176,6 +177,7 @@ def closed_loop_gradient(objective: dict, x, constant, interleave):
 _STATE_NAME = re.compile(r"\s*(-?)([A-Za-z_]\w*)")
 
 
+@functools.lru_cache(maxsize=None)
 def state_name(text: str) -> tuple[str, int]:
     """``(name, sign)`` of a profile's ``state_names`` value: the leading identifier is the
     framework's name of the entry (what follows is documentation: ``nu_max (of the bias-corrected

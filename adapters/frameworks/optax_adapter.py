@@ -50,7 +50,6 @@ loads them into the structure of a fresh ``tx.init`` and goes on.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import io
 import json
@@ -67,7 +66,6 @@ from .engine import (closed_loop_gradient, gradient_stream, initial_params, opti
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 CODE_PATHS = ("jit", "eager")
-SCHEDULE_PATHS = ("jit", "eager")
 EXAMPLE_LIBRARIES = "example_libraries"
 PROFILE = "optax"
 
@@ -218,36 +216,26 @@ class _Step:
 
 
 def _example_libraries():
-    """The jax.example_libraries module, or None where it is not there (yet)."""
-    try:
-        return importlib.import_module(f"{__package__}.jax_example_libraries")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.endswith("jax_example_libraries"):
-            return None
-        raise
+    """jax_example_libraries, imported when a case needs it (it imports this module)."""
+    from . import jax_example_libraries
+
+    return jax_example_libraries
 
 
 def _schedules():
-    """The optax schedules module (optax_schedules.run_schedule), or None where it is not there."""
-    try:
-        return importlib.import_module(f"{__package__}.optax_schedules")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.endswith("optax_schedules"):
-            return None
-        raise
+    """optax_schedules, imported when a case needs it (it imports this module)."""
+    from . import optax_schedules
+
+    return optax_schedules
 
 
 def _schedule_paths(algorithm: str) -> list[str]:
-    """The schedule code paths: ``jit`` and ``eager``, or those optax_schedules lists for the
-    algorithm (its ``code_paths``, where it offers more)."""
-    module = _schedules()
-    listed = getattr(module, "code_paths", None) if module is not None else None
-    return list(listed(algorithm)) if listed is not None else list(SCHEDULE_PATHS)
+    """The schedule code paths optax_schedules offers for the algorithm."""
+    return list(_schedules().code_paths(algorithm))
 
 
 def _example_profiles() -> dict:
-    module = _example_libraries()
-    return dict(getattr(module, "PROFILES", {})) if module is not None else {}
+    return dict(_example_libraries().PROFILES)
 
 
 class OptaxAdapter:
@@ -309,10 +297,9 @@ class OptaxAdapter:
         the profile jax.example_libraries implements (its ``dtypes(algorithm)``)."""
         if profile != PROFILE:
             module = _example_libraries()
-            if module is None or getattr(module, "PROFILES", {}).get(algorithm) != profile:
+            if module.PROFILES.get(algorithm) != profile:
                 return []
-            dtypes = module.dtypes(algorithm) if hasattr(module, "dtypes") else getattr(module, "DTYPES", DTYPES)
-            return [Implementation(self.name, EXAMPLE_LIBRARIES, "cpu", d) for d in dtypes]
+            return [Implementation(self.name, EXAMPLE_LIBRARIES, "cpu", d) for d in module.dtypes(algorithm)]
         if get(algorithm).kind == "schedule":
             return [Implementation(self.name, path, "cpu", "float64") for path in _schedule_paths(algorithm)]
         return [Implementation(self.name, path, device, dtype)
@@ -324,19 +311,12 @@ class OptaxAdapter:
 
     def run(self, doc: dict, impl: Implementation) -> AdapterRun:
         if impl.code_path == EXAMPLE_LIBRARIES:
-            module = _example_libraries()
-            if module is None:
-                raise Unsupported("jax.example_libraries support is not installed in this optconform")
-            result = module.run(doc, impl)
-            return result if isinstance(result, AdapterRun) else AdapterRun(result)
+            return _example_libraries().run(doc, impl)
         if doc["kind"] == "schedule":
             module = _schedules()
-            if module is None:
-                raise Unsupported("optax schedules are not available in this optconform")
             if impl.code_path not in _schedule_paths(doc["algorithm"]):
                 raise Unsupported(f"optax has no schedule code path {impl.code_path!r} for {doc['algorithm']}")
-            result = _timed(lambda: module.run_schedule(doc, impl))
-            return result if isinstance(result, AdapterRun) else AdapterRun(result)
+            return AdapterRun(_timed(lambda: module.run_schedule(doc, impl)))
         return _timed(lambda: _OptimizerRun(doc, impl).run())
 
     def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:

@@ -187,8 +187,8 @@ class _OptimizerRun:
         if stream is None:
             return None
         torch = self.torch
-        return {n: torch.tensor([step[n] for step in stream], dtype=torch.float64).reshape((len(stream),) + shape)
-                .to(self.dtype).to(self.device) for n, shape in self.shapes.items()}
+        return {n: torch.tensor([v for step in stream for v in step[n]], dtype=torch.float64)
+                .reshape((len(stream),) + shape).to(self.dtype).to(self.device) for n, shape in self.shapes.items()}
 
     def objective_gradient(self, objective) -> dict:
         """∇f at the current parameters, computed in the parameters' dtype (engine.closed_loop_gradient)."""

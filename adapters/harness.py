@@ -208,14 +208,28 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
 # --- running many cases, each in a worker process -----------------------------------------------
 
 
+def worker_environment(adapter, impl: Implementation) -> dict:
+    """The environment variables a worker must start with to run ``impl`` (an adapter's optional
+    ``worker_environment``: Keras's backend, fixed when Keras is imported); {} for most."""
+    method = getattr(adapter, "worker_environment", None)
+    return dict(method(impl)) if method else {}
+
+
 def _chunks(work: list, jobs: int) -> list:
     """Cases grouped so that a worker reuses what it loads (vectors, compiled graphs): by adapter,
-    algorithm and code path, split into pieces small enough to balance; slow paths first."""
+    algorithm, code path and worker environment, split into pieces small enough to balance; slow
+    paths first. ``work``: (target, adapter, case)."""
+    from .workers import Piece
+
     groups: dict = {}
-    for index, (target, case) in enumerate(work):
-        groups.setdefault((target, case.algorithm, case.impl.code_path), []).append((index, target, case))
+    envs: dict = {}
+    for index, (target, adapter, case) in enumerate(work):
+        env = worker_environment(adapter, case.impl)
+        key = (target, case.algorithm, case.impl.code_path, tuple(sorted(env.items())))
+        envs[key] = env
+        groups.setdefault(key, []).append((index, target, case))
     size = max(4, len(work) // (jobs * 16) or 1)
-    pieces = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    pieces = [Piece(g[i:i + size], envs[key]) for key, g in groups.items() for i in range(0, len(g), size)]
     slow = {"compiled"}
     pieces.sort(key=lambda p: (p[0][2].impl.code_path not in slow, -len(p)))
     return pieces
@@ -233,7 +247,7 @@ def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None, timeou
     from .workers import DEFAULT_TIMEOUT, Pool
 
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-    pieces = _chunks([(target, case) for target, _adapter, case in work], jobs)
+    pieces = _chunks(work, jobs)
 
     def done(index, result):
         if on_result:

@@ -77,6 +77,24 @@ def _pool(config, directory: Path):
     return _POOLS[id(config)]
 
 
+_ENVIRONMENT_POOLS: dict = {}  # vector folder -> workers for cases that need their own environment
+ENVIRONMENT_WORKERS = 3  # kept alive at once: one per Keras backend
+
+
+def _environment_pool(directory: Path):
+    """Workers (default time limit) for cases that need an environment this process lacks; one
+    worker per environment stays alive, up to :data:`ENVIRONMENT_WORKERS`, closed at exit."""
+    import atexit
+
+    from .workers import Pool
+
+    key = str(directory)
+    if key not in _ENVIRONMENT_POOLS:
+        _ENVIRONMENT_POOLS[key] = pool = Pool(directory, jobs=ENVIRONMENT_WORKERS)
+        atexit.register(pool.close)
+    return _ENVIRONMENT_POOLS[key]
+
+
 class ConformanceCase:
     """One case: ``run()`` gives the checker's result, ``check()`` asserts conformance."""
 
@@ -89,10 +107,21 @@ class ConformanceCase:
         return self.case.id
 
     def run(self):
-        if self.pool is not None and self.target is not None:
-            return self.pool.run([[(0, self.target, self.case)]], 1)[0]
-        from .harness import run_case
+        """The checker's result, in this process, or in a worker of the pool: the session's
+        (``--optconform-timeout``), or, for a case whose adapter needs a worker environment this
+        process lacks (Keras on another backend than the one it may already have imported), a
+        pool of workers started with it."""
+        import os
 
+        from .harness import run_case, worker_environment
+        from .workers import Piece
+
+        env = worker_environment(self.adapter, self.case.impl)
+        pool = self.pool
+        if pool is None and self.target is not None and any(os.environ.get(k) != v for k, v in env.items()):
+            pool = _environment_pool(self.vectors.directory)
+        if pool is not None and self.target is not None:
+            return pool.run([Piece([(0, self.target, self.case)], env)], 1)[0]
         return run_case(self.adapter, self.case, self.vectors)
 
     def check(self):

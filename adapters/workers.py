@@ -3,7 +3,10 @@ faulty case costs that case alone.
 
 The parent (:class:`Pool`) starts up to ``jobs`` workers (spawned, each in its own process group)
 and hands each a *piece*: cases that share an adapter, algorithm and code path, sent one by one
-with the next already waiting in the pipe. A worker keeps what it has loaded — vectors, adapters,
+with the next already waiting in the pipe. A piece may name environment variables its worker must
+start with (:class:`Piece`: an adapter's ``worker_environment``, e.g. the backend Keras fixes at
+import); a worker runs only pieces of the environment it started with, and an idle worker whose
+environment nothing pending needs makes room for one that is needed. A worker keeps what it has loaded — vectors, adapters,
 the framework and its caches (torch.compile's, jax.jit's) — for every case it runs, and returns
 each case's verdict as soon as the case ends; it runs them in order, so the parent always knows
 which case a worker is running and since when:
@@ -195,9 +198,26 @@ def death_cause(exitcode) -> str:
 # --- the worker process -------------------------------------------------------------------------
 
 
-def _worker_main(conn, directory: str, log_path: str, paths: list) -> None:
-    """Entry point of a worker: its own process group (the parent kills it with its children),
-    output to ``log_path``, faulthandler on fatal signals and SIGUSR1, then :func:`_serve`."""
+class Piece(list):
+    """Cases ``(index, adapter target, Case)`` for one worker, with the environment variables the
+    worker must start with (``env``: what an adapter's ``worker_environment`` asks for, e.g. the
+    Keras backend, which Keras fixes at import). Pieces whose environments differ never share a
+    worker. A plain list is a piece with no environment of its own."""
+
+    def __init__(self, items=(), env: dict | None = None):
+        super().__init__(items)
+        self.env = dict(env or {})
+
+
+def _environment_key(piece) -> tuple:
+    return tuple(sorted(getattr(piece, "env", {}).items()))
+
+
+def _worker_main(conn, directory: str, log_path: str, paths: list, env: tuple = ()) -> None:
+    """Entry point of a worker: the piece's environment variables set before anything imports a
+    framework, its own process group (the parent kills it with its children), output to
+    ``log_path``, faulthandler on fatal signals and SIGUSR1, then :func:`_serve`."""
+    os.environ.update(dict(env))
     if hasattr(os, "setpgid"):
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)
@@ -285,11 +305,12 @@ class _Worker:
 
     IN_FLIGHT = 2
 
-    def __init__(self, context, directory: Path, folder: Path, serial: int, paths: list):
+    def __init__(self, context, directory: Path, folder: Path, serial: int, paths: list, env: tuple = ()):
         self.log = folder / f"worker-{serial}.log"
         self.log.touch()
+        self.env = env  # the environment key of the pieces it runs
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, str(directory), str(self.log), paths),
+        self.process = context.Process(target=_worker_main, args=(child, str(directory), str(self.log), paths, env),
                                        name=f"optconform-worker-{serial}")
         self.process.start()
         child.close()
@@ -381,6 +402,7 @@ class Pool:
         self.context = multiprocessing.get_context("spawn")
         self.folder = tempfile.TemporaryDirectory(prefix="optconform-workers-")
         self.workers: list = []
+        self.stopped: list = []  # workers asked to exit (their environment is no longer needed)
         self.serial = 0
 
     def __enter__(self):
@@ -394,24 +416,56 @@ class Pool:
         for w in self.workers:
             with contextlib.suppress(Exception):
                 w.conn.send(None)
-        for w in self.workers:
+        for w in self.workers + self.stopped:
             w.process.join(10)
             if w.process.is_alive():
                 w.kill()
             with contextlib.suppress(Exception):
                 w.conn.close()
         self.workers = []
+        self.stopped = []
         with contextlib.suppress(Exception):
             self.folder.cleanup()
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, env: tuple = ()) -> _Worker:
         from .registry import import_paths
 
         self.serial += 1
         paths = list(dict.fromkeys(self.paths + import_paths()))  # the current directory, for module:attr
-        w = _Worker(self.context, self.directory, Path(self.folder.name), self.serial, paths)
+        w = _Worker(self.context, self.directory, Path(self.folder.name), self.serial, paths, env)
         self.workers.append(w)
         return w
+
+    def _stop(self, w: _Worker) -> None:
+        """Ask an idle worker to exit (joined in :meth:`close`), freeing its place for a worker
+        with another environment."""
+        with contextlib.suppress(Exception):
+            w.conn.send(None)
+        self.workers.remove(w)
+        self.stopped.append(w)
+
+    def _assign(self, pending: collections.deque) -> None:
+        """Hand pending pieces to workers: an idle worker takes the first piece of its own
+        environment; up to ``jobs`` workers are started for the rest; idle workers whose
+        environment no pending piece has make room for the environments that are waiting."""
+        for w in self.workers:
+            if not w.busy:
+                for i, (env, items) in enumerate(pending):
+                    if env == w.env:
+                        del pending[i]
+                        w.piece = items
+                        w.fill()
+                        break
+        while pending and len(self.workers) < self.jobs:
+            env, items = pending.popleft()
+            self._spawn(env).piece = items
+        while pending:
+            idle = [w for w in self.workers if not w.busy]
+            if not idle:
+                break
+            self._stop(idle[0])
+            env, items = pending.popleft()
+            self._spawn(env).piece = items
 
     def _retire(self, w: _Worker) -> None:
         self.workers.remove(w)
@@ -426,7 +480,7 @@ class Pool:
         from .harness import blank_result
 
         results: list = [None] * total
-        pending = collections.deque(collections.deque(p) for p in pieces if p)
+        pending = collections.deque((_environment_key(p), collections.deque(p)) for p in pieces if p)
 
         def finish(index, result):
             results[index] = result
@@ -446,7 +500,7 @@ class Pool:
                 finish(index, result)
             rest = w.unfinished()
             if rest:
-                pending.appendleft(rest)
+                pending.appendleft((w.env, rest))
             self._retire(w)
 
         def not_started(w: _Worker, why: str) -> None:
@@ -463,12 +517,7 @@ class Pool:
 
         try:
             while pending or any(w.busy for w in self.workers):
-                for w in self.workers:
-                    if not w.busy and pending:
-                        w.piece = pending.popleft()
-                        w.fill()
-                while pending and len(self.workers) < self.jobs:
-                    self._spawn().piece = pending.popleft()
+                self._assign(pending)
                 busy = [w for w in self.workers if w.busy]
                 waits = [w.started + (self.timeout if w.ready else max(self.timeout, STARTUP_LIMIT))
                          for w in busy if self.timeout > 0 or not w.ready]

@@ -55,4 +55,4 @@ def _vectors() -> VectorCache:
 
 @pytest.mark.parametrize("adapter_name, case", _params())
 def test_conformance(adapter_name, case):
-    ConformanceCase(_adapter(adapter_name), case, _vectors()).check()
+    ConformanceCase(_adapter(adapter_name), case, _vectors(), target=adapter_name).check()

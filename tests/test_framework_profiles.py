@@ -16,16 +16,21 @@ A scenario the adapter cannot run (``Unsupported``: Keras has no parameter group
 declared finding covers on that code path (a framework bug no axis explains), is left out of both. The tolerance is the vector's own: the floor of the bound and the float64 rounding spread the
 shipped vector of that scenario carries (closed-loop scenarios need it).
 
-Runs when the framework is installed, skips cleanly (one reason line) when it is not.
+Runs when the framework is installed, skips cleanly (one reason line) when it is not. A code path
+that needs a process environment this one lacks (Keras on its jax or torch backend: Keras fixes its
+backend at import) runs in a worker process started with it (harness.worker_environment).
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
+import os
 
 import pytest
 
 from optconform.adapters.checker import compare
+from optconform.adapters.harness import worker_environment
 from optconform.adapters.protocol import Implementation, Unsupported
 from optconform.adapters.registry import load
 from optconform.reference.model import algorithms
@@ -76,6 +81,45 @@ def _shipped_spread(algorithm: str, profile: str, scenario: str) -> dict:
     return {DTYPE: spread[DTYPE]} if DTYPE in spread else {}
 
 
+def _set_environment(env: dict) -> None:
+    os.environ.update(env)
+
+
+def _run_all(framework: str, docs: list, impl: Implementation) -> list:
+    """``adapter.run`` of every document: its AdapterRun, or the exception it raised (an
+    Unsupported as is, any other as a RuntimeError naming it, so that it crosses processes)."""
+    adapter = _adapter(framework)
+    out = []
+    for doc in docs:
+        try:
+            out.append(adapter.run(doc, impl))
+        except Unsupported as exc:
+            out.append(Unsupported(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - judged by the caller (a declared finding may be an error)
+            out.append(RuntimeError(f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+_EXECUTORS: dict = {}
+
+
+def _framework_runs(adapter, framework: str, docs: list, impl: Implementation) -> list:
+    """:func:`_run_all` here, or in a worker process started with the environment the code path
+    needs where this process lacks it (one worker per environment, kept for the session)."""
+    env = worker_environment(adapter, impl)
+    if all(os.environ.get(k) == v for k, v in env.items()) or not env:
+        return _run_all(framework, docs, impl)
+    key = tuple(sorted(env.items()))
+    if key not in _EXECUTORS:
+        import concurrent.futures
+        import multiprocessing
+
+        _EXECUTORS[key] = executor = concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_set_environment, initargs=(env,))
+        atexit.register(executor.shutdown, cancel_futures=True)
+    return _EXECUTORS[key].submit(_run_all, framework, docs, impl).result()
+
+
 def _expected(case, effects: dict, spread: dict) -> dict:
     return json.loads(json.dumps(vector_document([case], round_hypers=effects or None, base_spread=spread)))
 
@@ -96,18 +140,19 @@ def test_profile_matches_framework(algorithm, profile):
     effects = adapter.precision_effects(algorithm, impl, profile) if hasattr(adapter, "precision_effects") else {}
     runs = []  # (case, spread, the framework's run)
     failures = []
+    prepared = []
     for case in cases(alg, prof):
         spread = _shipped_spread(algorithm, profile, case.scenario)
         vector = _expected(case, {}, spread)
-        expected = _expected(case, effects, spread) if effects else vector
-        try:
-            result = adapter.run(dict(vector, profile=profile), impl)
-        except Unsupported:
+        prepared.append((case, spread, vector, _expected(case, effects, spread) if effects else vector))
+    results = _framework_runs(adapter, prof.framework, [dict(v, profile=profile) for _, _, v, _ in prepared], impl)
+    for (case, spread, vector, expected), result in zip(prepared, results):
+        if isinstance(result, Unsupported):
             continue
-        except Exception as exc:  # noqa: BLE001 - a declared finding may be an error
+        if isinstance(result, Exception):
             if prof.finding_for(case.scenario, impl.code_path, impl.device, impl.dtype, "error"):
                 continue
-            raise
+            raise result
         verdict = compare(expected, result, impl, profile)
         if verdict.verdict != "pass":
             if prof.finding_for(case.scenario, impl.code_path, impl.device, impl.dtype, verdict.verdict):

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from optconform.adapters.checker import compare  # noqa: E402
-from optconform.adapters.frameworks.keras_adapter import EAGER, KerasAdapter, TfKerasAdapter  # noqa: E402
+from optconform.adapters.frameworks.keras_adapter import KerasAdapter, TfKerasAdapter  # noqa: E402
 from optconform.adapters.harness import Selection, VectorCache, plan, run_case  # noqa: E402
 from optconform.adapters.protocol import Implementation, Unsupported  # noqa: E402
 from optconform.reference.vectors import default_vector_dir  # noqa: E402
@@ -39,7 +39,8 @@ def _adapter(cls):
 
 def _cases(adapter, algorithm, scenario, dtype="float64"):
     found = plan(adapter, default_vector_dir(), Selection(algorithms=(algorithm,), scenarios=(scenario,),
-                                                          dtypes=(dtype,)))
+                                                          dtypes=(dtype,),
+                                                          code_paths=(adapter.default_code_path(algorithm),)))
     assert found, f"no {algorithm}/{scenario} vector for {adapter.name}"
     return found
 
@@ -50,7 +51,7 @@ def _doc(vectors, case):
 
 
 def _impl(adapter, dtype="float64"):
-    return Implementation(adapter.name, EAGER, "cpu", dtype)
+    return Implementation(adapter.name, adapter.default_code_path("adam"), "cpu", dtype)
 
 
 def _ulps(got: float, exact: str) -> float:

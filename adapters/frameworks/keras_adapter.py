@@ -1,12 +1,24 @@
-"""The Keras adapters: ``keras`` (Keras 3, on the backend it finds — TensorFlow unless KERAS_BACKEND
-or ~/.keras/keras.json says otherwise) and ``tf_keras`` (Keras 2 on TensorFlow). One implementation
-serves both; :class:`_Keras3` and :class:`_TfKeras` hold the few things that differ (variables,
-tensors, the index of a variable's slots, saving the optimizer's variables).
+"""The Keras adapters: ``keras`` (Keras 3 on its TensorFlow, JAX and torch backends) and
+``tf_keras`` (Keras 2 on TensorFlow). One implementation serves both; :class:`_Keras3` and
+:class:`_TfKeras` hold the few things that differ (variables, tensors, the index of a variable's
+slots, saving the optimizer's variables, the code paths).
 
-Implementations: the code path ``eager`` — ``optimizer.apply_gradients`` on Keras variables,
-called op by op as a custom training loop does, and a schedule object called with the update
-index — on the CPU, in float64 and float32 (inputs exact in both). Compiled forms (tf.function,
-XLA, the jax and torch backends in their own worker processes) are further code paths beside it.
+Code paths. Keras 3 implements every optimizer once per backend, and Keras fixes its backend when
+it is imported, so a code path names the backend and the form a step runs in, and every backend
+runs in its own worker process (:meth:`_KerasAdapterBase.worker_environment`: KERAS_BACKEND, and
+jax's x64 mode so that float64 stays float64):
+
+* ``tensorflow-eager``, ``jax-eager``, ``torch-eager``: ``optimizer.apply_gradients`` op by op,
+  as a custom training loop calls it;
+* ``tensorflow-function``: the same call inside ``tf.function`` (a graph, as ``model.fit`` runs it
+  with ``jit_compile=False``); ``tensorflow-xla``: ``tf.function(jit_compile=True)`` (XLA, what
+  ``model.fit`` compiles by default where it can);
+* ``jax-jit``: ``jax.jit(optimizer.stateless_apply)``, the step Keras's JAX trainer compiles, with
+  the new values written back to the variables after each step.
+
+tf_keras: ``eager``, ``function`` and ``xla`` in the same sense. Schedules run on each backend's
+eager path (a schedule object called with the update index). Dtypes float64 and float32 (inputs
+exact in both); device cpu.
 
 One step of an optimizer vector, for the variables θ (one per tensor of the vector, of the dtype)
 and the gradient g_t (the vector's, or ∇f(θ_{t−1}) of its closed-loop objective computed with numpy
@@ -17,6 +29,7 @@ in the dtype: engine.closed_loop_gradient)::
     η_t = opt's learning rate now           read before the step: the float32 variable, or the
                                             schedule at opt.iterations
     opt.apply_gradients([(g_t, θ), ...])    weight decay, update_step, iterations += 1
+                                            (in the code path's form)
 
 A scheduled vector gives Keras a LearningRateSchedule over the vector's η_t (engine.step_lrs) as a
 float32 table, which Keras evaluates at its iteration count, as it evaluates any schedule.
@@ -50,12 +63,14 @@ from .engine import closed_loop_gradient, gradient_stream, initial_params, optim
     state_name, step_lrs
 from ..protocol import AdapterRun, Implementation, Unsupported
 
+# the forms a step runs in, per backend (code path = "<backend>-<form>" for Keras 3, "<form>" for tf_keras)
+FORMS = {"tensorflow": ("eager", "function", "xla"), "jax": ("eager", "jit"), "torch": ("eager",)}
+KERAS_PATHS = tuple(f"{backend}-{form}" for backend, forms in FORMS.items() for form in forms)
+TF_KERAS_PATHS = FORMS["tensorflow"]
 EAGER = "eager"
-CODE_PATHS = (EAGER,)
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu",)
 NO_GROUPS = "Keras optimizers have no parameter groups"
-
 
 
 # --- importing TensorFlow quietly -------------------------------------------------------------------
@@ -114,6 +129,17 @@ def _load(module_name: str):
 # --- what differs between Keras 3 and tf_keras --------------------------------------------------------
 
 
+def _numpy_dtype(name: str):
+    """A numpy dtype by name, bfloat16 included (ml_dtypes, which Keras's backends depend on)."""
+    import numpy as np
+
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
 class _Keras3:
     """Keras 3: keras.Variable, keras.ops; slots indexed by ``_get_variable_index``; the optimizer's
     variables saved with ``save_own_variables`` (the ``model.save`` path)."""
@@ -126,7 +152,48 @@ class _Keras3:
         return _load(self.module_name)
 
     def backend(self) -> str:
+        """The backend this process's Keras runs on (importing Keras if it is not yet)."""
         return self.module.backend.backend()
+
+    def code_paths(self, algorithm: str) -> tuple:
+        """Every backend × form for an optimizer; for a schedule, each backend's one form
+        (keras_schedules.form: compiled on jax, eager elsewhere). Backends not installed are left
+        out."""
+        from .keras_schedules import form
+
+        installed = [b for b in FORMS if importlib.util.find_spec(b) is not None]
+        if get(algorithm).kind == "schedule":
+            return tuple(f"{backend}-{form(algorithm, backend)}" for backend in installed)
+        return tuple(p for p in KERAS_PATHS if p.partition("-")[0] in installed)
+
+    def split(self, code_path: str) -> tuple[str, str]:
+        """``tensorflow-xla`` → (``tensorflow``, ``xla``)."""
+        backend, _, form = code_path.partition("-")
+        return backend, form
+
+    def environment(self, backend: str) -> dict:
+        """What a worker process needs before it imports Keras for ``backend``: KERAS_BACKEND, and
+        for jax its x64 mode (without it a float64 variable silently becomes float32)."""
+        env = {"KERAS_BACKEND": backend}
+        if backend == "jax":
+            env["JAX_ENABLE_X64"] = "1"
+        return env
+
+    def use_backend(self, backend: str) -> None:
+        """Make this process's Keras run on ``backend``: chosen before Keras is imported, checked
+        after (Keras fixes its backend at import, so another backend needs another process)."""
+        if self.module_name not in _LOADED and "keras" not in sys.modules:
+            os.environ.update(self.environment(backend))
+        actual = self.backend()
+        if actual != backend:
+            raise RuntimeError(f"this process imported Keras on the {actual} backend; the {backend} code paths "
+                              f"need a process started with KERAS_BACKEND={backend} (optconform check and the "
+                              f"conformance suite start one)")
+        if backend == "jax":
+            import jax
+
+            if not jax.config.jax_enable_x64:
+                jax.config.update("jax_enable_x64", True)
 
     def versions(self) -> str:
         backend = self.backend()
@@ -191,11 +258,19 @@ class _Keras3:
         store: dict = {}
         opt.save_own_variables(store)
         buffer = io.BytesIO()
-        np.savez(buffer, **store)
+        arrays = {}
+        for key, value in store.items():  # raw bytes, dtype name and shape: bfloat16 survives np.savez
+            a = np.asarray(self.numpy(value))
+            arrays[f"{key}.bytes"] = a.reshape(-1).view(np.uint8)
+            arrays[f"{key}.dtype"] = np.asarray(str(a.dtype))
+            arrays[f"{key}.shape"] = np.asarray(a.shape, dtype=np.int64)
+        np.savez(buffer, **arrays)
         buffer.seek(0)
         fresh.build(variables)
         with np.load(buffer) as saved:
-            fresh.load_own_variables({key: saved[key] for key in saved.files})
+            keys = [f[:-len(".bytes")] for f in saved.files if f.endswith(".bytes")]
+            fresh.load_own_variables({key: saved[f"{key}.bytes"].view(_numpy_dtype(str(saved[f"{key}.dtype"])))
+                                      .reshape(tuple(saved[f"{key}.shape"])) for key in keys})
         return fresh
 
     @contextlib.contextmanager
@@ -226,6 +301,15 @@ class _TfKeras(_Keras3):
 
     def backend(self) -> str:
         return "tensorflow"
+
+    def code_paths(self, algorithm: str) -> tuple:
+        return (EAGER,) if get(algorithm).kind == "schedule" else TF_KERAS_PATHS
+
+    def split(self, code_path: str) -> tuple[str, str]:
+        return "tensorflow", code_path
+
+    def use_backend(self, backend: str) -> None:
+        pass
 
     def versions(self) -> str:
         return f"{self.module.__version__} (TensorFlow {self.tf.__version__})"
@@ -320,78 +404,164 @@ class _KerasAdapterBase:
         return out
 
     def code_paths(self, algorithm: str) -> list[str]:
-        return list(CODE_PATHS)
+        return list(self.flavour.code_paths(algorithm))
+
+    def paths_for(self, algorithm: str, profile: str) -> list[str]:
+        """The code paths that run ``profile``'s vectors (all of them for the adapter's own
+        profile)."""
+        return self.code_paths(algorithm) if profile == self.name else []
+
+    def flavour_for(self, code_path: str):
+        """The flavour (API family) a code path drives."""
+        return self.flavour
 
     def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
-        """What a user gets without asking: eager apply_gradients (schedules: the object called)."""
-        return EAGER
+        """What a user gets without asking: eager apply_gradients (schedules: the object called),
+        on the TensorFlow backend, Keras's default."""
+        return self.paths_for(algorithm, profile or self.name)[0]
 
     def implementations(self, algorithm: str) -> list[Implementation]:
+        return self.implementations_for(algorithm, self.name)
+
+    def implementations_for(self, algorithm: str, profile: str) -> list[Implementation]:
         return [Implementation(self.name, path, device, dtype)
-                for path in self.code_paths(algorithm) for device in DEVICES for dtype in DTYPES]
+                for path in self.paths_for(algorithm, profile) for device in DEVICES for dtype in DTYPES]
+
+    def worker_environment(self, impl: Implementation) -> dict:
+        """The environment a worker process must start with to run ``impl`` (harness/workers:
+        cases whose environments differ never share a worker): the code path's backend."""
+        flavour = self.flavour_for(impl.code_path)
+        return flavour.environment(flavour.split(impl.code_path)[0])
 
     def precision_effects(self, algorithm: str, impl: Implementation, profile: str | None = None) -> dict:
         """The profile's declared precision effects that apply on this backend, code path and device."""
         prof = get(algorithm).profiles[profile or self.name]
-        return precision_effects(prof, impl.code_path, impl.dtype, backend=self.backend(), device=impl.device)
+        backend, _ = self.flavour_for(impl.code_path).split(impl.code_path)
+        return precision_effects(prof, impl.code_path, impl.dtype, backend=backend, device=impl.device)
 
-    def _check(self, impl: Implementation) -> None:
-        if impl.code_path not in CODE_PATHS:
-            raise Unsupported(f"unknown code path {impl.code_path!r} "
-                              f"(the {self.name} adapter has {', '.join(CODE_PATHS)})")
+    def _check(self, doc: dict, impl: Implementation) -> str:
+        """The form of ``impl``'s code path, after checking the implementation and putting this
+        process's Keras on its backend."""
+        profile = doc.get("profile") or self.name
+        paths = self.paths_for(doc["algorithm"], profile)
+        if impl.code_path not in paths:
+            raise Unsupported(f"code path {impl.code_path!r} does not run the {profile} profile of "
+                              f"{doc['algorithm']} (it runs on {', '.join(paths) or 'none'})")
         if impl.device not in DEVICES:
             raise Unsupported(f"the {self.name} adapter runs on {', '.join(DEVICES)}, not {impl.device}")
         if impl.dtype not in DTYPES:
             raise Unsupported(f"the {self.name} adapter runs {', '.join(DTYPES)}, not {impl.dtype}")
+        flavour = self.flavour_for(impl.code_path)
+        backend, form = flavour.split(impl.code_path)
+        flavour.use_backend(backend)
+        return form
 
     def run(self, doc: dict, impl: Implementation) -> AdapterRun:
-        self._check(impl)
+        form = self._check(doc, impl)
+        flavour = self.flavour_for(impl.code_path)
         notes = [f"{self.name} {self.version()}"]
         if doc["kind"] == "schedule":
             from .keras_schedules import run_schedule
 
             profile = get(doc["algorithm"]).profiles[doc.get("profile") or self.name]
-            return AdapterRun(run_schedule(doc, profile, self.flavour, impl.dtype), notes=notes)
-        return AdapterRun(_OptimizerRun(doc, impl, self.flavour, self.name).run(), notes=notes)
+            return AdapterRun(run_schedule(doc, profile, flavour, impl.dtype, form), notes=notes)
+        return AdapterRun(_OptimizerRun(doc, impl, flavour, self.name, form).run(), notes=notes)
 
     def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
         """One-step mode (reference/onestep.py): ``doc`` carries, per step, the state to inject."""
-        self._check(impl)
         if doc["kind"] != "optimizer":
             raise Unsupported("one-step mode applies to optimizers only")
-        return AdapterRun(_OptimizerRun(doc, impl, self.flavour, self.name).run_one_step(), mode="one-step",
+        form = self._check(doc, impl)
+        flavour = self.flavour_for(impl.code_path)
+        return AdapterRun(_OptimizerRun(doc, impl, flavour, self.name, form).run_one_step(), mode="one-step",
                           notes=[f"{self.name} {self.version()}"])
 
 
 class KerasAdapter(_KerasAdapterBase):
-    """Keras 3 (``keras.optimizers``, ``keras.optimizers.schedules``, ``keras.callbacks``)."""
+    """Keras 3 (``keras.optimizers``, ``keras.optimizers.schedules``, ``keras.callbacks``).
+
+    A backend whose implementation of an algorithm makes another semantic choice than Keras's
+    generic one (the torch backend's foreach optimizers) has a profile of its own named
+    ``keras_<backend>``: that backend's code paths run it, the other backends run ``keras``."""
 
     name = "keras"
     framework = "keras"
     flavour = _Keras3()
 
+    def paths_for(self, algorithm: str, profile: str) -> list[str]:
+        paths = self.code_paths(algorithm)
+        profiles = get(algorithm).profiles
+        if profile == self.name:
+            return [p for p in paths if f"{self.name}_{self.flavour.split(p)[0]}" not in profiles]
+        backend = profile.removeprefix(f"{self.name}_")
+        if profile != backend and backend in FORMS and profiles[profile].framework == self.framework:
+            return [p for p in paths if self.flavour.split(p)[0] == backend]
+        return []
+
 
 class TfKerasAdapter(_KerasAdapterBase):
-    """tf_keras, Keras 2 on TensorFlow (``tf_keras.optimizers``, the optimizer_experimental classes)."""
+    """tf_keras, Keras 2 on TensorFlow: ``tf_keras.optimizers`` (the optimizer_experimental
+    classes) on ``eager``, ``function`` and ``xla`` for the profiles ``tf_keras`` (and any other
+    tf_keras profile of those classes, such as ``tf_keras_adaptive``); TensorFlow's older APIs as
+    the code paths ``legacy`` (``tf_keras.optimizers.legacy``, profile ``tf_keras_legacy``) and
+    ``v1`` (``tf.compat.v1.train``, profile ``tf_v1``), run by tf_legacy."""
 
     name = "tf_keras"
     framework = "tf_keras"
     flavour = _TfKeras()
+
+    def paths_for(self, algorithm: str, profile: str) -> list[str]:
+        """``legacy`` or ``v1`` for the profile of that API (optimizers only), the code paths of
+        tf_keras.optimizers for every other tf_keras profile."""
+        from .tf_legacy import code_path_of
+
+        alg = get(algorithm)
+        prof = alg.profiles.get(profile)
+        if prof is None or prof.framework != self.framework:
+            return []
+        path = code_path_of(profile)
+        if path is not None:
+            return [path] if alg.kind == "optimizer" else []
+        return self.code_paths(algorithm)
+
+    def flavour_for(self, code_path: str):
+        from . import tf_legacy
+
+        return tf_legacy.flavour(code_path) if code_path in tf_legacy.CODE_PATHS else self.flavour
+
+    def run(self, doc: dict, impl: Implementation) -> AdapterRun:
+        from . import tf_legacy
+
+        if impl.code_path not in tf_legacy.CODE_PATHS:
+            return super().run(doc, impl)
+        form = self._check(doc, impl)
+        return tf_legacy.run(doc, impl, form, notes=[f"{self.name} {self.version()}"])
+
+    def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
+        from . import tf_legacy
+
+        if impl.code_path not in tf_legacy.CODE_PATHS:
+            return super().run_one_step(doc, impl)
+        if doc["kind"] != "optimizer":
+            raise Unsupported("one-step mode applies to optimizers only")
+        form = self._check(doc, impl)
+        return tf_legacy.run_one_step(doc, impl, form, notes=[f"{self.name} {self.version()}"])
 
 
 # --- one optimizer vector ----------------------------------------------------------------------------
 
 
 class _OptimizerRun:
-    def __init__(self, doc: dict, impl: Implementation, flavour: _Keras3, default_profile: str):
+    def __init__(self, doc: dict, impl: Implementation, flavour: _Keras3, default_profile: str, form: str = EAGER):
         import numpy as np
 
         self.np = np
+        self.form = form
         self.doc = doc
         self.flavour = flavour
         self.alg = get(doc["algorithm"])
         self.profile = self.alg.profiles[doc.get("profile") or default_profile]
-        self.dtype = np.dtype(impl.dtype)
+        self.dtype = _numpy_dtype(impl.dtype)
         groups = doc["inputs"]["groups"]
         if any(g["hyper"] != groups[0]["hyper"] for g in groups[1:]):
             raise Unsupported(NO_GROUPS)
@@ -407,6 +577,9 @@ class _OptimizerRun:
         for n, (shape, values) in initial_params(doc).items():
             self.shapes[n] = shape
             self.variables[n] = flavour.variable(self.array(values, shape), n)
+            if flavour.dtype_of(self.variables[n]) != impl.dtype:
+                raise RuntimeError(f"a {impl.dtype} variable became {flavour.dtype_of(self.variables[n])} on the "
+                                   f"{flavour.backend()} backend")
         stream = gradient_stream(doc)
         self.stream = None if stream is None else {  # every step's gradient, converted once: (steps, *shape)
             n: self.array([v for step in stream for v in step[n]], (len(stream),) + shape)
@@ -478,8 +651,39 @@ class _OptimizerRun:
     def resume(self, opt):
         return self.flavour.resume(opt, self.build(), list(self.variables.values()))
 
+    def applier(self, opt):
+        """``apply(grads)``: one step of ``opt`` on the variables (a list of tensors, in the order
+        of ``self.variables``) in this code path's form. The optimizer is built first, so a
+        compiled form creates no variable while tracing."""
+        variables = list(self.variables.values())
+        if not (getattr(opt, "built", False) or getattr(opt, "_built", False)):
+            opt.build(variables)
+        if self.form == EAGER:
+            return lambda grads: opt.apply_gradients(list(zip(grads, variables)))
+        if self.form in ("function", "xla"):
+            import tensorflow as tf
+
+            step = tf.function(lambda grads: opt.apply_gradients(list(zip(grads, variables))),
+                               jit_compile=self.form == "xla")
+            return lambda grads: step(list(grads))
+        if self.form == "jit":
+            import jax
+
+            step = jax.jit(opt.stateless_apply)
+
+            def apply(grads):
+                trainable, slots = step([v.value for v in opt.variables], list(grads), [v.value for v in variables])
+                for variable, value in zip(variables, trainable):
+                    variable.assign(value)
+                for variable, value in zip(opt.variables, slots):
+                    variable.assign(value)
+
+            return apply
+        raise Unsupported(f"unknown form {self.form!r}")
+
     def run(self) -> list:
         opt = self.build()
+        apply = self.applier(opt)
         names = list(self.variables)
         checkpoint = self.doc["inputs"].get("checkpoint_at")
         out = []
@@ -487,12 +691,13 @@ class _OptimizerRun:
             t = record["t"]
             lr = self.current_lr(opt)
             grads = self.gradient(t)
-            opt.apply_gradients([(self.flavour.tensor(grads[n]), self.variables[n]) for n in names])
+            apply([self.flavour.tensor(grads[n]) for n in names])
             out.append({"t": t, "params": {n: self.flavour.numpy(v) for n, v in self.variables.items()},
                         "state": {n: self.state(opt, v) for n, v in self.variables.items()},
                         "lr": [lr] * self.groups})
             if checkpoint == t:
                 opt = self.resume(opt)
+                apply = self.applier(opt)
         return self.to_floats(out)
 
     def run_one_step(self) -> list:
@@ -501,7 +706,7 @@ class _OptimizerRun:
         step counter and learning rate are overwritten before every step (step 1: a fresh one)."""
         self.lrs = None  # the injected learning rate of each step replaces any schedule
         opt = self.build()
-        opt.build(list(self.variables.values()))
+        apply = self.applier(opt)
         names = list(self.variables)
         out = []
         for record, inject in zip(self.doc["steps"], self.doc["inject"]):
@@ -515,7 +720,7 @@ class _OptimizerRun:
             opt.learning_rate = float(inject["lr"][0])
             lr = self.current_lr(opt)
             grads = {n: self.array(inject["grads"][n], self.shapes[n]) for n in names}
-            opt.apply_gradients([(self.flavour.tensor(grads[n]), self.variables[n]) for n in names])
+            apply([self.flavour.tensor(grads[n]) for n in names])
             out.append({"t": t, "params": {n: self.flavour.numpy(v) for n, v in self.variables.items()},
                         "state": {n: self.state(opt, v) for n, v in self.variables.items()},
                         "lr": [lr] * self.groups})

@@ -145,8 +145,23 @@ def build(flavour, name: str, h, profile, dtype: str, metrics=None):
     return BUILDERS.get(name, from_profile)(flavour, h, profile, dtype)
 
 
-def run_schedule(doc: dict, profile, flavour, dtype: str) -> list:
-    """Per update k of ``doc["steps"]``: ``{"k", "lr"}``, the schedule evaluated at k."""
+# not a schedule object a training step calls: a callback Keras runs from Python between epochs
+# (reduce_on_plateau) and the optimizer's learning-rate variable (constant); evaluated eagerly only
+EAGER_ONLY = frozenset({"reduce_on_plateau", "constant"})
+
+
+def form(name: str, backend: str) -> str:
+    """How a schedule is evaluated on ``backend``, as a training step evaluates it: on jax inside
+    ``jax.jit`` with the update index traced (Keras's JAX trainer compiles the step that calls the
+    schedule; called eagerly, a schedule with ``ops.cond`` such as CosineDecayRestarts compiles a
+    new program at every call: 268 compilations for its 5 vectors), on TensorFlow and torch
+    eagerly; :data:`EAGER_ONLY` eagerly on every backend."""
+    return "jit" if backend == "jax" and name not in EAGER_ONLY else "eager"
+
+
+def run_schedule(doc: dict, profile, flavour, dtype: str, how: str = "eager") -> list:
+    """Per update k of ``doc["steps"]``: ``{"k", "lr"}``, the schedule evaluated at k — called
+    (``how`` = eager), or through ``jax.jit`` with k a traced integer (``how`` = jit)."""
     from optconform.reference.model import get
 
     flavour.module  # noqa: B018 - Keras (and TensorFlow), imported quietly
@@ -154,7 +169,13 @@ def run_schedule(doc: dict, profile, flavour, dtype: str) -> list:
     h = alg.resolve(profile.name, doc["inputs"]["groups"][0]["hyper"])
     metrics = doc["inputs"].get("metrics")
     fn = build(flavour, alg.name, h, profile, dtype, metrics=metrics)
+    if how == "jit":
+        import jax
+
+        fn = jax.jit(fn)
+    elif how != "eager":
+        raise NotDriven(f"no {how} form for a schedule")
     return [{"k": record["k"], "lr": float(flavour.numpy(fn(record["k"])))} for record in doc["steps"]]
 
 
-__all__ = ["BUILDERS", "NotDriven", "build", "keywords", "run_schedule"]
+__all__ = ["BUILDERS", "EAGER_ONLY", "NotDriven", "build", "form", "keywords", "run_schedule"]

@@ -204,9 +204,10 @@ class Piece(list):
     Keras backend, which Keras fixes at import). Pieces whose environments differ never share a
     worker. A plain list is a piece with no environment of its own."""
 
-    def __init__(self, items=(), env: dict | None = None):
+    def __init__(self, items=(), env: dict | None = None, affinity=None):
         super().__init__(items)
         self.env = dict(env or {})
+        self.affinity = affinity  # pieces of equal affinity go to the same worker where they can
 
 
 def _environment_key(piece) -> tuple:
@@ -309,6 +310,7 @@ class _Worker:
         self.log = folder / f"worker-{serial}.log"
         self.log.touch()
         self.env = env  # the environment key of the pieces it runs
+        self.affinity = None  # of the last piece it took
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, str(directory), str(self.log), paths, env),
                                        name=f"optconform-worker-{serial}")
@@ -446,26 +448,41 @@ class Pool:
 
     def _assign(self, pending: collections.deque) -> None:
         """Hand pending pieces to workers: an idle worker takes the first piece of its own
-        environment; up to ``jobs`` workers are started for the rest; idle workers whose
-        environment no pending piece has make room for the environments that are waiting."""
+        environment with the affinity of its last piece (the programs it compiled), else one whose
+        affinity no other worker holds, else the first of its environment; up to ``jobs`` workers are started for the rest; idle workers
+        whose environment no pending piece has make room for the environments that are waiting."""
         for w in self.workers:
             if not w.busy:
-                for i, (env, items) in enumerate(pending):
-                    if env == w.env:
-                        del pending[i]
-                        w.piece = items
-                        w.fill()
-                        break
+                mine = [i for i, (env, _, _) in enumerate(pending) if env == w.env]
+                if mine:
+                    held = {v.affinity for v in self.workers if v is not w}
+                    i = next((i for i in mine if pending[i][2] is not None and pending[i][2] == w.affinity),
+                             next((i for i in mine if pending[i][2] not in held), mine[0]))
+                    self._give(w, pending, i)
         while pending and len(self.workers) < self.jobs:
-            env, items = pending.popleft()
-            self._spawn(env).piece = items
+            w = self._spawn(pending[0][0])
+            self._give(w, pending, self._unclaimed(pending))
         while pending:
             idle = [w for w in self.workers if not w.busy]
             if not idle:
                 break
             self._stop(idle[0])
-            env, items = pending.popleft()
-            self._spawn(env).piece = items
+            w = self._spawn(pending[0][0])
+            self._give(w, pending, self._unclaimed(pending))
+
+    def _unclaimed(self, pending: collections.deque) -> int:
+        """The first pending piece of the first environment whose affinity no live worker has
+        (so that a new worker starts on programs nobody compiled yet); else the first of it."""
+        env = pending[0][0]
+        taken = {w.affinity for w in self.workers if w.env == env}
+        return next((i for i, (e, _, a) in enumerate(pending) if e == env and a not in taken), 0)
+
+    @staticmethod
+    def _give(w: _Worker, pending: collections.deque, i: int) -> None:
+        _env, items, affinity = pending[i]
+        del pending[i]
+        w.piece, w.affinity = items, affinity
+        w.fill()
 
     def _retire(self, w: _Worker) -> None:
         self.workers.remove(w)
@@ -480,7 +497,8 @@ class Pool:
         from .harness import blank_result
 
         results: list = [None] * total
-        pending = collections.deque((_environment_key(p), collections.deque(p)) for p in pieces if p)
+        pending = collections.deque((_environment_key(p), collections.deque(p), getattr(p, "affinity", None))
+                                    for p in pieces if p)
 
         def finish(index, result):
             results[index] = result
@@ -500,7 +518,7 @@ class Pool:
                 finish(index, result)
             rest = w.unfinished()
             if rest:
-                pending.appendleft((w.env, rest))
+                pending.appendleft((w.env, rest, w.affinity))
             self._retire(w)
 
         def not_started(w: _Worker, why: str) -> None:

@@ -7,6 +7,7 @@ Each replays the exact reference (so every other case passes) and misbehaves in 
 * ``SleepAdapter``: ``time.sleep`` for ever in ``probe``;
 * ``BusyAdapter``: a regular expression that backtracks for ever in ``probe``: C code that holds
   the GIL and never checks for signals, so nothing inside the process can interrupt it;
+* ``EnvironmentAdapter``: three code paths that each need their own worker environment;
 * ``UnavailableAdapter``: ``available()`` reports a failed framework import;
   ``RaisingAvailableAdapter``: ``available()`` raises;
 * ``NoisyAdapter``: writes to stdout and stderr from Python and straight to file descriptors 1
@@ -25,6 +26,7 @@ import sys
 import time
 import warnings
 
+from optconform.adapters.protocol import Implementation
 from tests.toy_adapters import ExactAdapter
 
 FAULTY_SCENARIO = "probe"
@@ -113,6 +115,32 @@ class NoisyAdapter(ExactAdapter):
         _QUIET_LOGGER.warning("graph break in %s", doc["scenario"])
         logging.getLogger("fakeframework").info("an info record is not a note")
         return super().run(doc, impl)
+
+
+ENVIRONMENT_VARIABLE = "OPTCONFORM_TEST_WORKER_ENVIRONMENT"
+
+
+class EnvironmentAdapter(ExactAdapter):
+    """Three code paths, each needing its own worker environment (as Keras needs its backend set
+    before it is imported): ``run`` fails unless the worker started with the code path's value,
+    and notes which process ran the case."""
+
+    name = "environment"
+    CODE_PATHS = ("tensorflow", "jax", "torch")
+
+    def implementations(self, algorithm):
+        return [Implementation(self.name, path, "cpu", "float64") for path in self.CODE_PATHS]
+
+    def worker_environment(self, impl):
+        return {ENVIRONMENT_VARIABLE: impl.code_path}
+
+    def run(self, doc, impl):
+        found = os.environ.get(ENVIRONMENT_VARIABLE)
+        if found != impl.code_path:
+            raise RuntimeError(f"ran in a worker started for {found!r}, not {impl.code_path!r}")
+        result = super().run(doc, impl)
+        result.notes.append(f"pid {os.getpid()}")
+        return result
 
 
 IMPORT_FAILS = '''

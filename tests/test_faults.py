@@ -126,6 +126,43 @@ def test_workers_are_reused_across_cases():
     assert all(r.verdict == "pass" for r in results)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cases_run_in_workers_started_with_their_environment(jobs):
+    """An adapter's worker_environment: every case runs in a worker started with its own (the
+    adapter raises otherwise), and a worker never serves two environments."""
+    proc, doc, _ = check("--adapter", "tests.fault_adapters:EnvironmentAdapter", "--only", "adam", "--only", "sgd",
+                         "--jobs", jobs)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    environments = {}
+    for case in doc["cases"]:
+        assert case["verdict"] == "pass", (case["id"], case["message"])
+        (pid,) = [n for n in case["notes"] if n.startswith("pid ")]
+        environments.setdefault(pid, set()).add(case["code_path"])
+    assert all(len(paths) == 1 for paths in environments.values()), environments
+    assert {p for paths in environments.values() for p in paths} == set(fault_adapters.EnvironmentAdapter.CODE_PATHS)
+    assert len(environments) <= 3 * int(jobs)  # each environment's workers start once, not per piece
+
+
+def test_a_conformance_case_needing_another_environment_runs_in_a_worker_with_it():
+    """The conformance suite runs cases in its own process, except those whose adapter needs an
+    environment it lacks (Keras on another backend): those go to a worker started with it."""
+    from optconform.adapters.harness import VectorCache
+    from optconform.adapters.pytest_plugin import ConformanceCase
+
+    adapter = fault_adapters.EnvironmentAdapter()
+    vectors = VectorCache(DIR)
+    cases = [c for c in plan(adapter, DIR, Selection(algorithms=("sgd",))) if c.scenario != FAULTY][:3]
+    target = "tests.fault_adapters:EnvironmentAdapter"
+    pids = set()
+    for case in cases:
+        result = ConformanceCase(adapter, case, vectors, target).run()
+        assert result.verdict == "pass", result.message
+        pids.update(n for n in result.notes if n.startswith("pid "))
+    assert f"pid {os.getpid()}" not in pids
+    with pytest.raises(RuntimeError, match="ran in a worker started for None"):
+        adapter.run(vectors.doc(cases[0].rel)[0], cases[0].impl)  # what running it here would do
+
+
 def _port_folder(tmp_path):
     """A port's folder: myport.py (the toy adapters), broken_port.py and raising_port.py."""
     shutil.copy(Path(toy_adapters.__file__), tmp_path / "myport.py")

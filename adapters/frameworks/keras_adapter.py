@@ -665,7 +665,10 @@ class _OptimizerRun:
 
             step = tf.function(lambda grads: opt.apply_gradients(list(zip(grads, variables))),
                                jit_compile=self.form == "xla")
-            return lambda grads: step(list(grads))
+            # traced once for the variables' shapes and dtype, then called as a concrete function
+            # (no per-call signature matching)
+            concrete = step.get_concrete_function([tf.TensorSpec(v.shape, v.dtype) for v in variables])
+            return lambda grads: concrete(list(grads))
         if self.form == "jit":
             import jax
 

@@ -447,8 +447,13 @@ def scenario_name(golden: dict) -> str:
 
 def profile_for(golden: dict):
     """The (algorithm, profile, literal api keywords) of the keras profile whose api is the golden's
-    class, the most specific one whose literal keywords all match (Adam(amsgrad=True) → amsgrad)."""
+    class, the most specific one whose literal keywords all match (Adam(amsgrad=True) → amsgrad),
+    among the profiles the keras adapter runs on its default code path (the TensorFlow backend the
+    goldens are recorded on, not a ``keras_<backend>`` profile of another backend)."""
+    from .keras_adapter import KerasAdapter
+
     _keras()
+    adapter = KerasAdapter()
     cls, _ = resolve_api(golden["class"])
     found = []
     for alg in algorithms().values():
@@ -456,6 +461,8 @@ def profile_for(golden: dict):
             continue
         for prof in alg.profiles.values():
             if prof.framework != FRAMEWORK or not prof.api:
+                continue
+            if adapter.default_code_path(alg.name) not in adapter.paths_for(alg.name, prof.name):
                 continue
             try:
                 api_cls, extra = resolve_api(prof.api)

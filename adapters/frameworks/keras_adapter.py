@@ -16,7 +16,8 @@ jax's x64 mode so that float64 stays float64):
 * ``jax-jit``: ``jax.jit(optimizer.stateless_apply)``, the step Keras's JAX trainer compiles, with
   the new values written back to the variables after each step.
 
-tf_keras: ``eager``, ``function`` and ``xla`` in the same sense. Schedules run on each backend's
+tf_keras: ``eager`` and ``function`` in the same sense (its optimizers turn XLA off without a
+GPU, so a CPU user never gets the XLA form). Schedules run on each backend's
 eager path (a schedule object called with the update index). Dtypes float64 and float32 (inputs
 exact in both); device cpu.
 
@@ -66,7 +67,10 @@ from ..protocol import AdapterRun, Implementation, Unsupported
 # the forms a step runs in, per backend (code path = "<backend>-<form>" for Keras 3, "<form>" for tf_keras)
 FORMS = {"tensorflow": ("eager", "function", "xla"), "jax": ("eager", "jit"), "torch": ("eager",)}
 KERAS_PATHS = tuple(f"{backend}-{form}" for backend, forms in FORMS.items() for form in forms)
-TF_KERAS_PATHS = FORMS["tensorflow"]
+# tf_keras compiles its update step with XLA only where TensorFlow sees a GPU (tf_keras
+# optimizer.py: jit_compile is turned off without one), so on the CPU its users run the step
+# eagerly or inside model.fit's tf.function; the XLA form belongs to the gpu device
+TF_KERAS_PATHS = ("eager", "function")
 EAGER = "eager"
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu",)
@@ -501,7 +505,7 @@ class KerasAdapter(_KerasAdapterBase):
 
 class TfKerasAdapter(_KerasAdapterBase):
     """tf_keras, Keras 2 on TensorFlow: ``tf_keras.optimizers`` (the optimizer_experimental
-    classes) on ``eager``, ``function`` and ``xla`` for the profiles ``tf_keras`` (and any other
+    classes) on ``eager`` and ``function`` for the profiles ``tf_keras`` (and any other
     tf_keras profile of those classes, such as ``tf_keras_adaptive``); TensorFlow's older APIs as
     the code paths ``legacy`` (``tf_keras.optimizers.legacy``, profile ``tf_keras_legacy``) and
     ``v1`` (``tf.compat.v1.train``, profile ``tf_v1``), run by tf_legacy."""

@@ -9,7 +9,10 @@ the bound of spec/tolerance.md) decides:
 1. the declared semantics fit: every scenario agrees with the reference under the profile's
    semantics (with the declared precision effects that apply to that code path);
 2. every alternative is excluded: for every axis, every other value is contradicted by some
-   scenario in which the axis is active, on the parameters, the state or the learning rate.
+   scenario in which the axis is active, on the parameters, the state or the learning rate. An
+   axis the profile declares ``not_applicable`` is active in none of its scenarios (every value
+   computes the same trajectory there, which tests/test_model.py checks with the reference), so it
+   has no alternative to exclude.
 
 That is what "confirmed numerically" means: the declared value fits and the alternatives do not.
 A scenario the adapter cannot run (``Unsupported``: Keras has no parameter groups), or one a
@@ -22,10 +25,8 @@ backend at import) runs in a worker process started with it (harness.worker_envi
 """
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import json
-import os
 
 import pytest
 
@@ -36,6 +37,8 @@ from optconform.adapters.registry import load
 from optconform.reference.model import algorithms
 from optconform.reference.scenarios import cases
 from optconform.reference.vectors import default_vector_dir, read_manifest, vector_document
+
+from .environments import call_in
 
 DTYPE = "float64"
 
@@ -81,10 +84,6 @@ def _shipped_spread(algorithm: str, profile: str, scenario: str) -> dict:
     return {DTYPE: spread[DTYPE]} if DTYPE in spread else {}
 
 
-def _set_environment(env: dict) -> None:
-    os.environ.update(env)
-
-
 def _run_all(framework: str, docs: list, impl: Implementation) -> list:
     """``adapter.run`` of every document: its AdapterRun, or the exception it raised (an
     Unsupported as is, any other as a RuntimeError naming it, so that it crosses processes)."""
@@ -100,24 +99,10 @@ def _run_all(framework: str, docs: list, impl: Implementation) -> list:
     return out
 
 
-_EXECUTORS: dict = {}
-
-
 def _framework_runs(adapter, framework: str, docs: list, impl: Implementation) -> list:
     """:func:`_run_all` here, or in a worker process started with the environment the code path
-    needs where this process lacks it (one worker per environment, kept for the session)."""
-    env = worker_environment(adapter, impl)
-    if all(os.environ.get(k) == v for k, v in env.items()) or not env:
-        return _run_all(framework, docs, impl)
-    key = tuple(sorted(env.items()))
-    if key not in _EXECUTORS:
-        import concurrent.futures
-        import multiprocessing
-
-        _EXECUTORS[key] = executor = concurrent.futures.ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_set_environment, initargs=(env,))
-        atexit.register(executor.shutdown, cancel_futures=True)
-    return _EXECUTORS[key].submit(_run_all, framework, docs, impl).result()
+    needs where this process lacks it (tests/environments.py)."""
+    return call_in(worker_environment(adapter, impl), _run_all, framework, docs, impl)
 
 
 def _expected(case, effects: dict, spread: dict) -> dict:
@@ -170,7 +155,7 @@ def test_profile_matches_framework(algorithm, profile):
             semantics = dict(prof.semantics, **{axis: alt})
             relevant = excluded = False
             for case, spread, result in runs:
-                if not alg.axis_active(axis, [h for _, h in case.groups], case.has_nonfinite_inputs()):
+                if not alg.axis_active(axis, [h for _, h in case.groups], case.has_nonfinite_inputs(), prof):
                     continue
                 relevant = True
                 expected = _expected(_with_semantics(case, semantics), effects, spread)

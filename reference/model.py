@@ -317,6 +317,7 @@ class Profile:
     required: tuple = ()  # hyperparameters the framework's constructor needs even at defaults
     findings: tuple = ()  # Finding: known failures no axis or effect explains
     framework: str = ""  # the framework whose API this is ("torch" for torch and torch_decoupled)
+    not_applicable: Mapping[str, str] = field(default_factory=dict)  # axis -> why it has no effect here
 
     def finding_for(self, scenario: str, code_path: str, device: str, dtype: str, verdict: str,
                     mode: str = "trajectory"):
@@ -416,11 +417,17 @@ class Algorithm:
     def semantics(self, profile: str = "spec") -> Namespace:
         return Namespace(self.profile(profile).semantics)
 
-    def axis_active(self, axis: str, hyper_values: list, nonfinite_inputs: bool = True) -> bool:
+    def axis_active(self, axis: str, hyper_values: list, nonfinite_inputs: bool = True,
+                    profile: Profile | None = None) -> bool:
         """An axis listed under ``[active_when]`` only matters when its hyperparameter is away
         from its neutral value in some parameter group (weight decay with λ = 0 has no form), or,
         for ``"@nonfinite"``, when the inputs hold a NaN or an infinity (how a moment update
-        treats an infinite value)."""
+        treats an infinite value). An axis that ``profile`` declares ``not_applicable`` matters
+        in none of its cases: every value computes the same trajectory there (Adagrad's ``eps_root``
+        for a profile without ε whose accumulator starts positive; tests/test_model.py checks the
+        claim on every case of the profile)."""
+        if profile is not None and axis in profile.not_applicable:
+            return False
         switch = self.active_when.get(axis)
         if switch is None:
             return True
@@ -483,6 +490,13 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
         precision = tuple(_precision_effect(raw_effect, f"{where}: profile {pname!r}")
                           for raw_effect in body.pop("precision", []))
         findings = tuple(Finding(f["where"], f["verdict"], f["note"]) for f in body.pop("findings", []))
+        not_applicable = dict(body.pop("not_applicable", {}))
+        for axis_name, why in not_applicable.items():
+            if axis_name not in alg_axes or not isinstance(why, str) or not why.strip():
+                raise UserError(f"{where}: profile {pname!r}: not_applicable = {{ axis = \"why\" }} names an axis of "
+                                f"{name} ({', '.join(alg_axes) or 'none'}) with the reason it has no effect; got {axis_name!r}")
+            if pname == "spec":
+                raise UserError(f"{where}: the spec profile defines every axis; not_applicable is for framework profiles")
         for f in findings:
             try:
                 modes = f.clauses().get("mode", FINDING_MODES)
@@ -509,6 +523,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
             required=tuple(body.pop("required", ())),
             findings=findings,
             framework="" if framework == "spec" else framework,
+            not_applicable=not_applicable,
         )
         if body:
             raise UserError(f"{where}: profile {pname!r} has unknown keys {sorted(body)}")

@@ -19,9 +19,14 @@ from .trajectory import run
 
 
 def _hyper(alg, raw: dict, where: str) -> Namespace:
-    values = {}
-    for name, value in raw.items():
-        values[name] = alg.hyper(name).parse(value, where)
+    """The hyperparameters of a vector's group, parsed; one the vector does not list takes the
+    algorithm's canonical default: a vector written before that hyperparameter existed was
+    computed at it (a hyperparameter is only ever added with a default that keeps the old
+    equations, as rmsprop's ``initial_square_avg`` = 0)."""
+    values = {name: alg.hyper(name).parse(value, where) for name, value in raw.items()}
+    for name, h in alg.hypers.items():
+        if name not in values:
+            values[name] = h.parse(h.default, where)
     return Namespace(values)
 
 

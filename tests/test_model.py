@@ -172,3 +172,89 @@ def test_every_shipped_precision_effect_where_parses():
             for effect in profile.precision:
                 assert isinstance(effect.clauses(), dict)
                 assert effect.where == "everywhere" or effect.clauses(), (alg.name, profile.name, effect.where)
+
+
+# --- axes a profile declares not applicable --------------------------------------------------------
+
+
+def _same(a, b) -> bool:
+    """Equal to 40 digits, NaN where the other is NaN, the same infinity."""
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return bool(mpmath.isnan(a) and mpmath.isnan(b))
+    if mpmath.isinf(a) or mpmath.isinf(b):
+        return a == b
+    return abs(a - b) <= mpmath.mpf(10) ** -40 * max(1, abs(a))
+
+
+def _flat(records) -> list:
+    out = []
+    for r in records:
+        out += [x for n in sorted(r.params) for x in r.params[n].data]
+        for n in sorted(r.state):
+            for key in sorted(r.state[n]):
+                out += list(getattr(r.state[n][key], "data", [r.state[n][key]]))
+    return out
+
+
+def _cases_an_axis_value_changes(alg, profile, axis) -> list:
+    """The scenarios of ``profile`` on which some value of ``axis`` computes another trajectory
+    (parameters or state) than the profile's own value."""
+    out = []
+    for case in cases(alg, profile):
+        mine = _flat(run(case))
+        for value in alg.axes[axis]:
+            if value == profile.semantics[axis]:
+                continue
+            other = dataclasses.replace(profile, semantics=dict(profile.semantics, **{axis: value}))
+            theirs = _flat(run(dataclasses.replace(case, profile=other)))
+            if not all(_same(a, b) for a, b in zip(mine, theirs)):
+                out.append(f"{case.scenario}: {axis}={value}")
+                break
+    return out
+
+
+NOT_APPLICABLE = [(alg, profile, axis) for alg in ALGORITHMS for profile in alg.profiles.values()
+                  for axis in profile.not_applicable]
+
+
+@pytest.mark.parametrize("alg,profile,axis", NOT_APPLICABLE,
+                         ids=[f"{a.name}-{p.name}-{x}" for a, p, x in NOT_APPLICABLE])
+def test_a_not_applicable_axis_changes_nothing_on_any_case_of_its_profile(alg, profile, axis):
+    """The declaration is a claim the reference can refute: every value of the axis computes the
+    same trajectory on every case of the profile (so the profile test has nothing to exclude)."""
+    assert _cases_an_axis_value_changes(alg, profile, axis) == []
+    assert not any(alg.axis_active(axis, [h for _, h in c.groups], c.has_nonfinite_inputs(), profile)
+                   for c in cases(alg, profile))
+
+
+def test_tf_v1_adagrad_declares_eps_root_not_applicable_and_other_profiles_keep_it():
+    adagrad = get("adagrad")
+    assert set(adagrad.profiles["tf_v1"].not_applicable) == {"eps_root"}
+    assert [p for p in adagrad.profiles.values() if p.not_applicable] == [adagrad.profiles["tf_v1"]]
+    h = [adagrad.resolve("tf_v1")]
+    assert adagrad.axis_active("eps_root", h) and not adagrad.axis_active("eps_root", h, profile=adagrad.profiles["tf_v1"])
+    assert adagrad.axis_active("eps_root", h, profile=adagrad.profiles["torch"])
+
+
+def test_the_not_applicable_check_can_fail():
+    """ε fixed at 0 is not enough: jax.example_libraries' Adagrad has no ε either, but its
+    accumulator starts at 0, and a zero accumulator tells none (a zero step) from the others
+    (0/0 = NaN); with ε ≠ 0 (torch) every value differs."""
+    adagrad = get("adagrad")
+    assert any(c.startswith("zero_grad") for c in _cases_an_axis_value_changes(adagrad, adagrad.profiles["jax_example"], "eps_root"))
+    assert _cases_an_axis_value_changes(adagrad, adagrad.profiles["torch"], "eps_root")
+
+
+@pytest.mark.parametrize("section,entry,message", [
+    ("[profiles.torch]", 'not_applicable = { eps_rot = "typo" }', "names an axis of adagrad"),
+    ("[profiles.torch]", 'not_applicable = { eps_root = "" }', "with the reason"),
+    ("[profiles.spec]", 'not_applicable = { eps_root = "no" }', "spec profile defines every axis"),
+])
+def test_a_not_applicable_declaration_is_checked_at_load(tmp_path, section, entry, message):
+    from optconform.reference.model import _load_algorithm, load_axes
+
+    text = (PROFILE_DIR / "adagrad.toml").read_text(encoding="utf-8")
+    assert section in text
+    (tmp_path / "adagrad.toml").write_text(text.replace(section, f"{section}\n{entry}", 1), encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        _load_algorithm(tmp_path / "adagrad.toml", load_axes())

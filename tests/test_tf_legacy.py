@@ -8,6 +8,7 @@ from the adapter; a case passes when the checker says so.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -98,7 +99,10 @@ CASES = [("sgd", "tf_keras_legacy", "variant_nesterov"), ("sgd", "tf_keras_legac
          ("adam", "tf_keras_legacy", "probe"), ("amsgrad", "tf_keras_legacy", "sign_alternating"),
          ("adamax", "tf_keras_legacy", "probe"), ("nadam", "tf_keras_legacy", "quadratic"),
          ("adagrad", "tf_keras_legacy", "variant_lr_decay"), ("adadelta", "tf_v1", "probe"),
-         ("rmsprop", "tf_keras_legacy", "variant_centered"), ("rmsprop", "tf_keras_legacy_momentum", "scheduled")]
+         ("rmsprop", "tf_keras_legacy", "variant_centered"), ("rmsprop", "tf_keras_legacy_momentum", "scheduled"),
+         ("adam", "tf_v1", "defaults"), ("adam", "tf_v1", "long_run"), ("adam", "tf_v1", "scheduled"),
+         ("rmsprop", "tf_v1", "defaults"), ("rmsprop", "tf_v1", "variant_centered_momentum"),
+         ("rmsprop", "tf_v1", "scheduled"), ("adagrad", "tf_v1", "defaults"), ("adagrad", "tf_v1", "rosenbrock")]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -106,7 +110,8 @@ CASES = [("sgd", "tf_keras_legacy", "variant_nesterov"), ("sgd", "tf_keras_legac
 def test_vector_passes(algorithm, profile, scenario, dtype):
     """Plain SGD through GradientDescentOptimizer (v1 defaults: momentum 0), Nesterov, schedules
     (legacy: a LearningRateSchedule at iterations; v1: a callable of the global step), the learning
-    rate decay of OptimizerV2, closed loop, in both dtypes."""
+    rate decay of OptimizerV2, closed loop, compat.v1 Adam (its float32 running β powers declared),
+    RMSProp (mean square from ones, centered with momentum) and Adagrad (no ε), in both dtypes."""
     doc, impl = _vector(algorithm, profile, scenario), _impl(profile, dtype)
     result = _check(doc, ADAPTER.run(doc, impl), impl)
     assert result.verdict == "pass", result.message
@@ -135,7 +140,10 @@ def test_state_is_read_by_name_from_slots():
 @pytest.mark.parametrize("algorithm,profile,entry", [("sgd", "tf_keras_legacy", "momentum_buffer"),
                                                      ("sgd", "tf_v1", "momentum_buffer"),
                                                      ("nadam", "tf_keras_legacy", "mu_product"),
-                                                     ("rmsprop", "tf_keras_legacy_momentum", "square_avg")])
+                                                     ("rmsprop", "tf_keras_legacy_momentum", "square_avg"),
+                                                     ("adam", "tf_v1", "exp_avg_sq"),
+                                                     ("rmsprop", "tf_v1", "square_avg"),
+                                                     ("adagrad", "tf_v1", "sum")])
 def test_one_step_injection_changes_the_next_step(algorithm, profile, entry):
     """One-step mode passes from the exact states, and a changed injected entry (negated; a
     scalar halved) makes step 3 fail: the state really is written into the slot (legacy SGD's
@@ -177,7 +185,8 @@ def test_v1_beta_powers_are_set_for_the_next_update():
 
 
 @pytest.mark.parametrize("algorithm,profile", [("adam", "tf_keras_legacy"), ("nadam", "tf_keras_legacy"),
-                                               ("sgd", "tf_v1"), ("adadelta", "tf_v1")])
+                                               ("sgd", "tf_v1"), ("adadelta", "tf_v1"), ("adam", "tf_v1"),
+                                               ("rmsprop", "tf_v1")])
 def test_resume_round_trips(algorithm, profile, monkeypatch):
     """Checkpointing after step 5 and restoring into a fresh optimizer (tf.train.Checkpoint with
     the variables, v1 with the global step) gives exactly the run that never stopped, and the vector."""
@@ -200,7 +209,8 @@ def test_resume_round_trips(algorithm, profile, monkeypatch):
 
 
 @pytest.mark.parametrize("algorithm,profile,hyper", [("adam", "tf_keras_legacy", "beta1"), ("sgd", "tf_v1", "momentum"),
-                                                     ("rmsprop", "tf_keras_legacy", "rho")])
+                                                     ("rmsprop", "tf_keras_legacy", "rho"), ("rmsprop", "tf_v1", "rho"),
+                                                     ("adagrad", "tf_v1", "initial_accumulator_value")])
 def test_wrong_hyperparameter_is_caught(algorithm, profile, hyper):
     """A hyperparameter 2⁻¹⁸ off in the optimizer the adapter builds (still float32-exact): the
     checker must fail."""
@@ -213,13 +223,58 @@ def test_wrong_hyperparameter_is_caught(algorithm, profile, hyper):
     assert result.first_failing_step in (1, 2)
 
 
+def test_v1_adam_needs_its_running_beta_powers_in_float64():
+    """compat.v1 Adam passes in float64 with the declared running products P(t) = fl32(P(t − 1)·fl32(β))
+    and fails (by far more than the bound) with β merely rounded to float32 in β₁ᵗ, β₂ᵗ: the
+    declared effect is what the framework computes, not a loosened comparison."""
+    doc, impl = _vector("adam", "tf_v1", "probe"), _impl("tf_v1")
+    run = ADAPTER.run(doc, impl)
+    assert _check(doc, run, impl).verdict == "pass"
+    declared = ADAPTER.precision_effects("adam", impl, "tf_v1")
+    assert declared["running_power_beta1"] == declared["running_power_beta2"] == "float32"
+    rounded = {k: v for k, v in declared.items() if not k.startswith("running_power")}
+    rounded.update(power_beta1="float32", power_beta2="float32")
+    alg = get("adam")
+    (case,) = [c for c in cases(alg, alg.profiles["tf_v1"]) if c.scenario == "probe"]
+    expected = dict(json.loads(json.dumps(vector_document([case], effects=rounded, base_spread=doc["spread"]))),
+                    profile="tf_v1")
+    result = compare(expected, run, impl, "tf_v1")
+    assert result.verdict == "fail" and result.max_ulp > 1e6, result.message
+
+
+def test_v1_rmsprop_mean_square_starts_at_one():
+    """RMSPropOptimizer's rms slot starts at ones: the run matches initial_square_avg = 1 (its
+    vector), and the same vector computed from 0, as every other RMSprop starts, fails at step 1."""
+    doc, impl = _vector("rmsprop", "tf_v1", "probe"), _impl("tf_v1")
+    run = ADAPTER.run(doc, impl)
+    assert _check(doc, run, impl).verdict == "pass"
+    g, rho = float(doc["inputs"]["grads"][0]["w"][0]), float(doc["inputs"]["groups"][0]["hyper"]["rho"])
+    assert run.steps[0]["state"]["w"]["square_avg"][0] == pytest.approx(rho + (1 - rho) * g * g, rel=1e-6)
+    alg = get("rmsprop")
+    (case,) = [c for c in cases(alg, alg.profiles["tf_v1"]) if c.scenario == "probe"]
+    h = alg.resolve("tf_v1", dict(case.groups[0][1], initial_square_avg="0"))
+    from_zero = dict(json.loads(json.dumps(vector_document([dataclasses.replace(case, groups=[(case.groups[0][0], h)])],
+                                                           effects=ADAPTER.precision_effects("rmsprop", impl, "tf_v1"),
+                                                           base_spread=doc["spread"]))), profile="tf_v1")
+    result = compare(from_zero, run, impl, "tf_v1")
+    assert result.verdict == "fail" and result.first_failing_step == 1, result.message
+
+
 def test_what_the_code_paths_cannot_run_is_a_skip():
-    """Legacy Nadam rejects a LearningRateSchedule; neither API has parameter groups; a profile
-    runs only on its own code path."""
+    """Legacy Nadam rejects a LearningRateSchedule; neither API has parameter groups, each says so
+    in its own words; compat.v1 Adagrad rejects an accumulator starting at 0; a profile runs only
+    on its own code path."""
     with pytest.raises(Unsupported, match="rejects"):
         ADAPTER.run(_vector("nadam", "tf_keras_legacy", "scheduled"), _impl("tf_keras_legacy"))
-    with pytest.raises(Unsupported, match="parameter groups"):
+    with pytest.raises(Unsupported, match="^tf.compat.v1.train optimizers have no parameter groups"):
         ADAPTER.run(_vector("sgd", "tf_v1", "param_groups"), _impl("tf_v1"))
+    with pytest.raises(Unsupported, match="^Keras optimizers have no parameter groups"):
+        ADAPTER.run(_vector("sgd", "tf_keras_legacy", "param_groups"), _impl("tf_keras_legacy"))
+    doc = _vector("adagrad", "tf_v1", "probe")
+    group = dict(doc["inputs"]["groups"][0])
+    group["hyper"] = dict(group["hyper"], initial_accumulator_value="0")
+    with pytest.raises(Unsupported, match="initial_accumulator_value must be positive"):
+        ADAPTER.run(dict(doc, inputs=dict(doc["inputs"], groups=[group])), _impl("tf_v1"))
     with pytest.raises(Unsupported, match="does not run"):
         ADAPTER.run(_vector("sgd", "tf_v1", "probe"), _impl("tf_keras_legacy"))
 

@@ -25,9 +25,14 @@ held by the two flavours here:
   ``opt.get_slot(θ, name)``; a non-slot variable (Adam's ``beta1_power``, ``beta2_power``: β₁ᵗ and
   β₂ᵗ kept as float32 running products) ``opt._get_non_slot_variable(name)``.
   ``MomentumOptimizer`` with momentum 0 is written ``GradientDescentOptimizer`` (:data:`V1_WHEN_ZERO`).
+  What the v1 classes decide without an argument is profile data, not code here: RMSPropOptimizer's
+  mean square starts at ones (rmsprop's ``initial_square_avg`` = 1), AdagradOptimizer has no ε
+  (fixed 0, with ``eps_root`` not applicable), AdamOptimizer's β powers are a declared precision
+  effect (``running_power_beta1``, ``running_power_beta2``).
 
 One-step mode writes the injected state into the slots and sets the step counter (legacy:
-``iterations``; v1: the global step, and Adam's β powers to fl32(β)ᵗ⁺¹ for the next update).
+``iterations``; v1: the global step, and Adam's β powers to the float32 running product P(t)
+that update t reads, the quantity of the reference's running-powers variant, reference/optimizers/adam.py).
 Resume writes ``tf.train.Checkpoint(optimizer=opt, params=[θ, ...])`` (slots are saved relative
 to their variables, so the variables go into the checkpoint too, as ``model.save_weights`` does;
 v1: with the global step) and reads it into a fresh optimizer, whose slots are restored when it
@@ -48,7 +53,7 @@ import os
 
 from optconform.reference.model import get
 
-from .keras_adapter import EAGER, _OptimizerRun, _TfKeras
+from .keras_adapter import EAGER, NO_GROUPS, _OptimizerRun, _TfKeras
 from ..protocol import AdapterRun, Implementation, Unsupported
 
 LEGACY, V1 = "legacy", "v1"
@@ -74,6 +79,7 @@ class _Legacy(_TfKeras):
     ``_create_all_weights``, float32 hyperparameter variables."""
 
     path = LEGACY
+    no_groups = NO_GROUPS  # why a vector with parameter groups is a skip
 
     def code_paths(self, kind: str) -> tuple:
         return (self.path,) if kind == "optimizer" else ()
@@ -132,6 +138,8 @@ class _CompatV1(_Legacy):
     a callable (so that a schedule and one-step mode can set it), non-slot variables."""
 
     path = V1
+    no_groups = ("tf.compat.v1.train optimizers have no parameter groups (one optimizer applies the same "
+                 "hyperparameters to every variable it is given)")
 
     def prepare(self, opt):
         """Give ``opt`` a global step and read its learning rate through ``opt.learning_rate``
@@ -200,6 +208,9 @@ class _Run(_OptimizerRun):
     def __init__(self, doc: dict, impl: Implementation, flavour_, form: str):
         if form != EAGER:
             raise Unsupported(f"the {impl.code_path} code path runs eagerly only")
+        groups = doc["inputs"]["groups"]
+        if any(g["hyper"] != groups[0]["hyper"] for g in groups[1:]):
+            raise Unsupported(flavour_.no_groups)  # in this API's words (keras_adapter's are Keras's)
         super().__init__(doc, impl, flavour_, CODE_PATHS[impl.code_path], form)
         when_zero = V1_WHEN_ZERO.get(self.profile.api)
         if when_zero is not None and self.h[when_zero[0]] == 0:

@@ -34,13 +34,20 @@ Precision emulations (``VARIANTS``, selected by a profile's declared effects thr
 * ``step_torch_compiled_scalars`` (effect ``scalars_compiled``; a torch.compile'd step): c₁, c₂ and
   √c₂ are 0-d tensors of that format, s = η/c₁ a float64 one, and the update is
   θ − s·m/(√v/√c₂ + ε) (``common.compiled_adam_scalars``).
+* ``step_running_powers`` (effects ``running_power_beta1``, ``running_power_beta2``;
+  tf.compat.v1.train.AdamOptimizer): c₁ = 1 − P₁(t), c₂ = 1 − P₂(t), where P(t) is the framework's
+  running product of β in the declared format: P(1) = fl(β), P(t) = fl(P(t − 1)·fl(β)) (a variable
+  created at β and multiplied by β after every update), not fl(β)ᵗ rounded once.
 """
 from __future__ import annotations
 
 import operator
 
+import mpmath
+
 from ..algorithm import Variant
 from ..common import compiled_adam_scalars, first_moment, second_moment, tensor_step_adam_scalars, weight_decay
+from ..effects import cast
 from ..numeric import div, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -115,6 +122,38 @@ def step_torch_compiled_scalars(p, g, state, h, sem, ctx):
     return compiled_scalar_update(p, m, v, h, sem, ctx)
 
 
+_RUNNING_POWERS: dict = {}  # (fl(β), format) -> [P(1), P(2), ...]
+
+
+def running_power(beta, t: int, fmt: str | None):
+    """P(t), β^t as a running product held in ``fmt``: P(1) = fl(β), P(t) = fl(P(t − 1)·fl(β)),
+    each product exact before its one rounding (a float32 product rounded to float32, as the
+    framework's ``beta1_power * beta1``), whatever the working precision; β^t itself where no
+    format is declared. The products of one β are kept, so a trajectory computes each once."""
+    if fmt is None:
+        return beta ** t
+    b = cast(beta, fmt)
+    powers = _RUNNING_POWERS.setdefault((b, fmt), [b])
+    while len(powers) < t:
+        powers.append(cast(mpmath.fmul(powers[-1], b, exact=True), fmt))
+    return powers[t - 1]
+
+
+def step_running_powers(p, g, state, h, sem, ctx):
+    """``step`` with c₁ = 1 − P₁(t), c₂ = 1 − P₂(t): P the running products of β₁, β₂ in the formats
+    of ``running_power_beta1``, ``running_power_beta2`` (tf.compat.v1.train.AdamOptimizer's
+    non-slot variables beta1_power, beta2_power: float32, created at β and multiplied by β in
+    _finish after every update). The moment updates keep β (its own declared rounding, if any)."""
+    fx = ctx.effects
+    p, m, v = moments(p, g, state, h, sem, ctx)
+    c1, c2 = 1, 1
+    if sem.bias_correction == "on":
+        c1 = 1 - running_power(h.beta1, ctx.t, fx.format("running_power_beta1"))
+        c2 = 1 - running_power(h.beta2, ctx.t, fx.format("running_power_beta2"))
+    u = direction(m, v, c1, c2, h, sem, over=div)
+    return tmap(lambda pi, ui: pi - h.lr * ui, p, u)
+
+
 def _check_scalar_semantics(sem):
     if sem.get("eps_placement", "std") != "std" or sem.get("bias_correction", "on") != "on":
         raise ValueError("torch's tensor-step scalars model eps_placement = std with bias correction")
@@ -145,4 +184,6 @@ VARIANTS = {
                                       doc="torch.compile: bias corrections float32 0-d tensors, η/c₁ a float64 one"),
     "rounded_powers": Variant(step_rounded_powers, ("power_beta1", "power_beta2"),
                               doc="Keras on TensorFlow, jax.example_libraries: β cast to a narrower format for β₁ᵗ and β₂ᵗ"),
+    "running_powers": Variant(step_running_powers, ("running_power_beta1", "running_power_beta2"),
+                              doc="tf.compat.v1.train.AdamOptimizer: β₁ᵗ and β₂ᵗ running products in a narrower format"),
 }

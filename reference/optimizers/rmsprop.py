@@ -1,7 +1,8 @@
 """RMSprop (Tieleman & Hinton 2012, lecture 6e; centered form and momentum: Graves 2013, §4.2).
 
 For each tensor, with g_t the gradient (negated first when ``maximize``), η_t the learning rate
-of this step, ρ the decay, ε, momentum μ, and v₀ = ḡ₀ = b₀ = 0:
+of this step, ρ the decay, ε, momentum μ, v₀ = ``initial_square_avg`` (0 in the lecture; 1 in
+TF1's RMSPropOptimizer, whose mean square starts at ones) and ḡ₀ = b₀ = 0:
 
     (θ, g_t) ← weight_decay(θ, g_t)                       axis ``weight_decay`` (common.py)
     v_t = ρ v_{t−1} + (1 − ρ) g_t²
@@ -18,11 +19,11 @@ State: ``square_avg`` = v_t, ``grad_avg`` = ḡ_t (centered), ``momentum_buffer`
 from __future__ import annotations
 
 from ..common import root_scaled, weight_decay
-from ..tensor import tmap, zeros_like
+from ..tensor import full_like, tmap, zeros_like
 
 
 def init(p, h, sem):
-    state = {"square_avg": zeros_like(p)}
+    state = {"square_avg": full_like(p, h.initial_square_avg)}
     if h.centered:
         state["grad_avg"] = zeros_like(p)
     if h.momentum != 0:

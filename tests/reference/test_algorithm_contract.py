@@ -126,6 +126,8 @@ def test_every_variant_is_selected_by_some_profile():
     ("adam", "torch", "compiled", None, "torch_compiled_scalars"),
     ("adam", "keras", "eager", "tensorflow", "rounded_powers"),
     ("adam", "keras", "eager", "jax", None),
+    ("adam", "tf_v1", "v1", None, "running_powers"),
+    ("adam", "tf_keras_legacy", "legacy", None, None),
     ("amsgrad", "torch", "fused", None, "torch_fused_cpu"),
     ("nadam", "torch", "forloop", None, "torch_mu_product"),
     ("nadam", "torch", "capturable", None, "torch_tensor_scalars"),

@@ -135,6 +135,43 @@ def test_rounded_powers_round_beta_in_the_bias_corrections_only():
     assert abs(exact.params["x"].data[0] - expected) > mpf(10) ** -12  # the effect is visible
 
 
+def test_running_powers_round_the_product_after_every_step():
+    # β = 1 − 3u (u = 2⁻²⁴, float32-exact): β² = 1 − 6u + 9u² rounds to 1 − 6u, and then
+    # (1 − 6u)(1 − 3u) = 1 − 9u + 18u² to 1 − 9u: the running product drops the u² terms every
+    # step, where fl32(β)ᵗ rounded once would keep 1 − 6u + 9u² exactly in float64
+    from optconform.reference.optimizers.adam import running_power
+
+    u = mpf(2) ** -24
+    beta = 1 - 3 * u
+    assert [running_power(beta, t, "float32") for t in (1, 2, 3)] == [beta, 1 - 6 * u, 1 - 9 * u]
+    assert running_power(mpf("0.9"), 1, "float32") == round_to(mpf("0.9"), "float32")
+    other, expected = 1 - 5 * u, 1 - 15 * u  # (1 − 10u)(1 − 5u) = 1 − 15u + 50u²
+    with mpmath.workprec(20):  # the product is exact before its one rounding, whatever the working precision
+        got = running_power(other, 3, "float32")
+    assert got == expected
+
+
+def test_running_powers_variant_uses_the_products_in_the_bias_corrections():
+    # tf.compat.v1 Adam, two steps of g = 1 with β₁ = β₂ = 1 − 3u and ε = 0: m₂ = 1 − β₁², v₂ = 1 − β₂²
+    # (exact), c₁ = c₂ = 1 − P(2) = 6u, so u₂ = (m₂/c₁)/√(v₂/c₂) = √(m₂/c₁) (m₂ = v₂)
+    from optconform.reference.scenarios import Case
+
+    u = mpf(2) ** -24
+    beta = 1 - 3 * u
+    alg = get("adam")
+    h = alg.resolve("spec", {"lr": "1", "beta1": str(beta), "beta2": str(beta), "eps": "0"})
+    case = Case(alg, alg.profile("spec"), "test", "", 2, (), [(("x",), h)], params={"x": Tensor.from_values([0])},
+                grads=[{"x": Tensor.from_values([1])}] * 2)
+    records = run(case, effects={"running_power_beta1": "float32", "running_power_beta2": "float32"})
+    m2 = 1 - beta ** 2
+    step2 = records[1].params["x"].data[0] - records[0].params["x"].data[0]
+    assert abs(step2 + mpmath.sqrt(m2 / (6 * u))) < mpf(10) ** -40
+    assert abs(records[0].params["x"].data[0] + 1) < mpf(10) ** -40  # step 1: c = 1 − β = m₁ = v₁
+    exact = run(case)
+    assert abs((exact[1].params["x"].data[0] - exact[0].params["x"].data[0]) + 1) < mpf(10) ** -40
+    assert abs(step2 + 1) > mpf(10) ** -8  # the rounded product is visible: |step 2| = √(1 − 1.5u) ≈ 1 − 4.5e-8
+
+
 def test_nadam_float32_casts_round_beta_in_the_moments_only():
     # moments: m₁ = (1 − fl32(β₁))g, v₁ = (1 − fl32(β₂))g²; Π₁ = μ₁ with the exact β₁ and 0.96
     case = _one_step_case("nadam", "spec", 1, beta1="0.9", beta2="0.999")

@@ -46,7 +46,8 @@ def test_centered_constant_gradient_variance():
 
 
 def _step(sem_lr, lrs, mu="0.875"):
-    h = Namespace(lr=None, rho=mp("0.875"), eps=mp(0), momentum=mp(mu), centered=False, weight_decay=mp(0))
+    h = Namespace(lr=None, rho=mp("0.875"), eps=mp(0), momentum=mp(mu), centered=False, weight_decay=mp(0),
+                  initial_square_avg=mp(0))
     sem = Namespace(eps_root="inside", lr_placement=sem_lr, weight_decay="none")
     p = Tensor((1,), [mp(0)])
     state = rmsprop.init(p, h, sem)
@@ -69,6 +70,28 @@ def test_lr_placement_equal_for_constant_lr_and_not_for_a_changing_one():
     assert close(b[1], -(mp("0.25") * d1) - (mu * mp("0.25") * d1 + mp("0.5") * d2))
 
 
+def test_mean_square_from_initial_square_avg():
+    """v₀ = 1 (TF1's RMSPropOptimizer): v_t = ρᵗ + (1 − ρᵗ)g² for a constant g, so the step is
+    η g/√(ρᵗ + (1 − ρᵗ)g² + ε); v₀ = 0 gives the plain closed form, and the state starts there."""
+    g, lr, rho, eps = mp("0.5"), mp("0.1"), mp("0.875"), mp("1e-10")
+    records = trajectory(ALG, [1], [["0.5"]] * 4, states=True, lr="0.1", rho="0.875", eps="1e-10",
+                         initial_square_avg="1")
+    theta = mp(1)
+    for t, r in enumerate(records, 1):
+        v = rho ** t + (1 - rho ** t) * g * g
+        theta -= lr * g / mpmath.sqrt(v + eps)
+        assert close(r.state["x"]["square_avg"].data[0], v) and close(r.params["x"].data[0], theta)
+    (first,), = trajectory(ALG, [1], [["0.5"]], lr="0.1", rho="0.875", eps="1e-10")
+    assert close(first, 1 - lr * g / mpmath.sqrt((1 - rho) * g * g + eps))
+    assert rmsprop.init(Tensor((2,), [mp(1), mp(2)]), Namespace(initial_square_avg=mp(1), centered=True, momentum=mp(0)),
+                        Namespace())["square_avg"].data == [1, 1]
+
+
+def test_tf_v1_starts_the_mean_square_at_one_and_every_other_profile_at_zero():
+    assert ALG.resolve("tf_v1").initial_square_avg == 1 and "initial_square_avg" in ALG.profiles["tf_v1"].unsupported
+    assert all(ALG.resolve(p).initial_square_avg == 0 for p in ALG.profiles if p != "tf_v1")
+
+
 nonzero = st.integers(-64, 64).filter(lambda n: n != 0).map(lambda n: Fraction(n, 16))
 
 
@@ -81,3 +104,23 @@ def test_scale_invariance_without_eps(gs, c, centered, eps_root):
     a = trajectory(ALG, [1], [[str(g)] for g in gs], **kw)
     b = trajectory(ALG, [1], [[str(g * c)] for g in gs], **kw)
     assert all(close(x[0], y[0], 45) for x, y in zip(a, b))
+
+
+def test_a_vector_written_before_initial_square_avg_replays_at_zero():
+    """A vector that does not list initial_square_avg (written before it existed, or pinned by a
+    port) is read at the canonical default 0 and reproduces its own trajectory."""
+    import json
+
+    from optconform.reference.replay import case_from_vector
+    from optconform.reference.scenarios import cases
+    from optconform.reference.trajectory import run
+    from optconform.reference.vectors import vector_document
+
+    (case,) = [c for c in cases(ALG, ALG.profiles["torch"]) if c.scenario == "variant_momentum"]
+    doc = json.loads(json.dumps(vector_document([case], base_spread={})))
+    for group in doc["inputs"]["groups"]:
+        assert group["hyper"].pop("initial_square_avg") == "0"
+    old = case_from_vector(doc)
+    assert old.groups[0][1].initial_square_avg == 0
+    records = run(old)
+    assert [r.params["w"].decimals() for r in records] == [s["params"]["w"] for s in doc["steps"]]

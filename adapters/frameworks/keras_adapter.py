@@ -11,8 +11,9 @@ jax's x64 mode so that float64 stays float64):
 * ``tensorflow-eager``, ``jax-eager``, ``torch-eager``: ``optimizer.apply_gradients`` op by op,
   as a custom training loop calls it;
 * ``tensorflow-function``: the same call inside ``tf.function`` (a graph, as ``model.fit`` runs it
-  with ``jit_compile=False``); ``tensorflow-xla``: ``tf.function(jit_compile=True)`` (XLA, what
-  ``model.fit`` compiles by default where it can);
+  by default on a CPU-only machine); ``tensorflow-xla``: ``tf.function(jit_compile=True)`` (XLA,
+  what ``model.fit`` compiles by default where TensorFlow sees a GPU, and with
+  ``jit_compile=True`` anywhere);
 * ``jax-jit``: ``jax.jit(optimizer.stateless_apply)``, the step Keras's JAX trainer compiles, with
   the new values written back to the variables after each step.
 

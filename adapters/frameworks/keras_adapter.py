@@ -569,7 +569,7 @@ class _OptimizerRun:
         self.dtype = _numpy_dtype(impl.dtype)
         groups = doc["inputs"]["groups"]
         if any(g["hyper"] != groups[0]["hyper"] for g in groups[1:]):
-            raise Unsupported(NO_GROUPS)
+            raise Unsupported(getattr(flavour, "no_groups", NO_GROUPS))  # in the flavour's API's words
         self.groups = len(groups)
         self.h = self.alg.resolve(self.profile.name, groups[0]["hyper"])
         for name in self.profile.unsupported:

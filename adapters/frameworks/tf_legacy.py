@@ -208,9 +208,6 @@ class _Run(_OptimizerRun):
     def __init__(self, doc: dict, impl: Implementation, flavour_, form: str):
         if form != EAGER:
             raise Unsupported(f"the {impl.code_path} code path runs eagerly only")
-        groups = doc["inputs"]["groups"]
-        if any(g["hyper"] != groups[0]["hyper"] for g in groups[1:]):
-            raise Unsupported(flavour_.no_groups)  # in this API's words (keras_adapter's are Keras's)
         super().__init__(doc, impl, flavour_, CODE_PATHS[impl.code_path], form)
         when_zero = V1_WHEN_ZERO.get(self.profile.api)
         if when_zero is not None and self.h[when_zero[0]] == 0:

@@ -216,22 +216,25 @@ def worker_environment(adapter, impl: Implementation) -> dict:
 
 
 def _chunks(work: list, jobs: int) -> list:
-    """Cases grouped so that a worker reuses what it loads (vectors, compiled graphs, a
-    framework's per-dtype caches of compiled kernels): by adapter, algorithm, code path, dtype and
-    worker environment, split into pieces small enough to balance; slow paths first. Each piece's
-    affinity (adapter, code path, dtype) lets the pool hand a worker the pieces whose programs it
-    has already compiled. ``work``: (target, adapter, case)."""
+    """Cases grouped so that a worker reuses what it loads (vectors, compiled graphs): by adapter,
+    algorithm, code path, worker environment and the adapter's affinity, split into pieces small
+    enough to balance; slow paths first. An adapter whose compiled programs are keyed on more than
+    the code path (optax's: eager jax compiles every primitive per shape and dtype) says so with an
+    optional ``affinity(impl)``; the pool then hands a worker the pieces of the affinity it already
+    compiled for. ``work``: (target, adapter, case)."""
     from .workers import Piece
 
     groups: dict = {}
     envs: dict = {}
     for index, (target, adapter, case) in enumerate(work):
         env = worker_environment(adapter, case.impl)
-        key = (target, case.algorithm, case.impl.code_path, case.impl.dtype, tuple(sorted(env.items())))
+        method = getattr(adapter, "affinity", None)
+        affinity = (target, *method(case.impl)) if method else None
+        key = (target, case.algorithm, case.impl.code_path, tuple(sorted(env.items())), affinity)
         envs[key] = env
         groups.setdefault(key, []).append((index, target, case))
     size = max(4, len(work) // (jobs * 16) or 1)
-    pieces = [Piece(g[i:i + size], envs[key], affinity=(key[0], key[2], key[3]))
+    pieces = [Piece(g[i:i + size], envs[key], affinity=key[-1])
               for key, g in groups.items() for i in range(0, len(g), size)]
     slow = {"compiled"}
     pieces.sort(key=lambda p: (p[0][2].impl.code_path not in slow, -len(p)))

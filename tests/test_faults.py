@@ -163,6 +163,25 @@ def test_a_conformance_case_needing_another_environment_runs_in_a_worker_with_it
         adapter.run(vectors.doc(cases[0].rel)[0], cases[0].impl)  # what running it here would do
 
 
+def test_pieces_carry_the_adapters_environment_and_affinity():
+    """harness._chunks: every piece holds cases of one environment and, where the adapter declares
+    an affinity (what its compiled programs are keyed on), of one affinity."""
+    from optconform.adapters.harness import _chunks
+
+    class Affine(fault_adapters.EnvironmentAdapter):
+        def affinity(self, impl):
+            return (impl.code_path, impl.dtype)
+
+    for adapter, has_affinity in ((fault_adapters.EnvironmentAdapter(), False), (Affine(), True)):
+        cases = plan(adapter, DIR, Selection(algorithms=("adam", "sgd")))
+        pieces = _chunks([("t", adapter, c) for c in cases], jobs=2)
+        assert sorted(i for p in pieces for i, _, _ in p) == list(range(len(cases)))
+        for piece in pieces:
+            (path,) = {c.impl.code_path for _, _, c in piece}
+            assert piece.env == {fault_adapters.ENVIRONMENT_VARIABLE: path}
+            assert piece.affinity == (("t", path, "float64") if has_affinity else None)
+
+
 def _port_folder(tmp_path):
     """A port's folder: myport.py (the toy adapters), broken_port.py and raising_port.py."""
     shutil.copy(Path(toy_adapters.__file__), tmp_path / "myport.py")

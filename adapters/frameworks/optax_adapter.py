@@ -305,6 +305,12 @@ class OptaxAdapter:
         return [Implementation(self.name, path, device, dtype)
                 for path in CODE_PATHS for device in self.devices() for dtype in DTYPES]
 
+    def affinity(self, impl: Implementation) -> tuple:
+        """What this adapter's compiled programs are keyed on beyond the algorithm (the worker pool
+        keeps a worker to one): the code path and the dtype — eager jax compiles every primitive
+        per shape and dtype, so a worker that runs one dtype's cases compiles them once."""
+        return (impl.code_path, impl.dtype)
+
     def precision_effects(self, algorithm: str, impl: Implementation, profile: str = PROFILE) -> dict:
         """The profile's declared precision effects that apply to this implementation."""
         return precision_effects(get(algorithm).profiles[profile], impl.code_path, impl.dtype, device=impl.device)

@@ -32,8 +32,7 @@ import time
 from optconform.adapters.frameworks import optax_adapter
 from optconform.adapters.frameworks.optax_adapter import OptaxAdapter
 from optconform.adapters.protocol import Implementation
-from optconform.reference import vectors as V
-from side_by_side import best_of
+from side_by_side import best_of, plain_vectors
 
 _BARE: dict = {}
 
@@ -75,18 +74,8 @@ def bare(doc) -> None:
 
 
 def overhead_docs() -> list:
-    directory = V.default_vector_dir()
-    manifest = V.read_manifest(directory)
-    docs = []
-    for rel, entry in manifest["files"].items():
-        alg = rel.split("/", 1)[0]
-        if alg in ("adam", "sgd") and "optax" in entry["profiles"]:
-            doc = V.load_vector(directory, rel, manifest)
-            inputs = doc["inputs"]
-            if "grads" in inputs and len(inputs["groups"]) == 1 and "schedule" not in inputs \
-                    and "checkpoint_at" not in inputs and "float32" in doc["dtypes"] and doc["scenario"] != "defaults":
-                docs.append(dict(doc, profile="optax"))
-    return docs
+    # the defaults scenario passes no keywords, which the bare loop's hyperparameter tuple needs
+    return plain_vectors("optax", skip_scenarios=("defaults",))
 
 
 def overhead(rounds: int = 5) -> tuple[float, float, int]:

@@ -19,8 +19,7 @@ import time
 
 from optconform.adapters.protocol import Implementation
 from optconform.adapters.frameworks.torch_adapter import TorchAdapter
-from optconform.reference import vectors as V
-from side_by_side import best_of
+from side_by_side import best_of, plain_vectors
 
 
 def bare(doc) -> None:
@@ -48,16 +47,7 @@ def bare(doc) -> None:
 
 
 def overhead(rounds: int = 3) -> tuple[float, float, int]:
-    adapter, directory = TorchAdapter(), V.default_vector_dir()
-    manifest = V.read_manifest(directory)
-    docs = []
-    for rel, entry in manifest["files"].items():
-        alg = rel.split("/", 1)[0]
-        if alg in ("adam", "sgd") and "torch" in entry["profiles"]:
-            doc = V.load_vector(directory, rel, manifest)
-            if "grads" in doc["inputs"] and len(doc["inputs"]["groups"]) == 1 and "schedule" not in doc["inputs"] \
-                    and "checkpoint_at" not in doc["inputs"] and "float32" in doc["dtypes"]:
-                docs.append(doc)
+    adapter, docs = TorchAdapter(), plain_vectors("torch")
     impl = Implementation("torch", "forloop", "cpu", "float32")
     best_adapter, best_bare = best_of(lambda doc: adapter.run(doc, impl), bare, docs, rounds)
     return best_adapter, best_bare, len(docs)

@@ -134,6 +134,15 @@ def _load(module_name: str):
 # --- what differs between Keras 3 and tf_keras --------------------------------------------------------
 
 
+def _installed_version(distribution: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def _numpy_dtype(name: str):
     """A numpy dtype by name, bfloat16 included (ml_dtypes, which Keras's backends depend on)."""
     import numpy as np
@@ -201,9 +210,12 @@ class _Keras3:
                 jax.config.update("jax_enable_x64", True)
 
     def versions(self) -> str:
-        backend = self.backend()
-        engine = importlib.import_module(backend) if backend in ("tensorflow", "jax", "torch") else None
-        return f"{self.module.__version__} (backend {backend} {getattr(engine, '__version__', '')})".replace(" )", ")")
+        """Keras's version and every installed backend's, read from the packages' metadata: the
+        parent process that plans the cases never imports Keras (which would fix a backend and
+        cost TensorFlow's import)."""
+        installed = [b for b in FORMS if importlib.util.find_spec(b) is not None]
+        return f"{_installed_version('keras')} (backends: " + ", ".join(
+            f"{b} {_installed_version(b)}" for b in installed) + ")"
 
     def variable(self, array, name: str):
         return self.module.Variable(array, dtype=str(array.dtype), name=name)
@@ -317,7 +329,7 @@ class _TfKeras(_Keras3):
         pass
 
     def versions(self) -> str:
-        return f"{self.module.__version__} (TensorFlow {self.tf.__version__})"
+        return f"{_installed_version('tf_keras')} (TensorFlow {_installed_version('tensorflow')})"
 
     def variable(self, array, name: str):
         return self.tf.Variable(array, dtype=self.tf.as_dtype(array.dtype), name=name)
@@ -395,9 +407,6 @@ class _KerasAdapterBase:
 
     def version(self) -> str:
         return self.flavour.versions()
-
-    def backend(self) -> str:
-        return self.flavour.backend()
 
     def profiles(self) -> dict[str, list]:
         """Every profile whose framework is this adapter's."""

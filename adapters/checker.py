@@ -23,10 +23,13 @@ from dataclasses import asdict, dataclass, field
 
 import mpmath
 
+from optconform.reference import disk_cache
 from optconform.reference.numeric import precision, to_mpf
-from optconform.reference.tolerance import bound, ulp  # bound: the one bound of spec/tolerance.md
+from optconform.reference.tolerance import bound, ulp, ulp_float  # bound: the one bound of spec/tolerance.md
 
 from .protocol import AdapterRun, Implementation
+
+disk_cache.also_depends_on(__file__)  # the prepared comparisons it caches are computed here
 
 
 @dataclass
@@ -132,26 +135,36 @@ def _observed(doc: dict, run: AdapterRun) -> list:
 
 @dataclass
 class _Prepared:
-    """A vector's exact values as double-double pairs (hi + lo), and ulp_d(σ) per dtype."""
+    """A vector's exact values as double-double pairs (hi + lo), and the exponent of σ of every
+    element, from which ulp_d(σ) follows for any dtype (tolerance.ulp_float)."""
 
     labels: list
     hi: list
     lo: list
     finite: list
-    sigma: list  # mpf scales
+    exponents: list  # tolerance.lead_exponent(σ), None where σ = 0
     ulps: dict = field(default_factory=dict)
 
     def ulp_table(self, dtype: str) -> list:
         if dtype not in self.ulps:
-            self.ulps[dtype] = [[float(ulp(s, dtype)) for s in row] for row in self.sigma]
+            self.ulps[dtype] = [[ulp_float(e, dtype) for e in row] for row in self.exponents]
         return self.ulps[dtype]
 
 
 @functools.lru_cache(maxsize=2048)
 def _prepare(doc_json: str) -> _Prepared:
+    """The comparison's view of a vector document (its JSON text): computed once per text and
+    kept on disk (disk_cache), since every code path and dtype of the vector needs the same."""
+    data = disk_cache.cached("prepared", disk_cache.key(doc_json), lambda: _prepare_exact(doc_json))
+    labels, hi, lo, finite, exponents = data
+    return _Prepared([[tuple(pair) for pair in row] for row in labels], hi, lo, finite, exponents)
+
+
+def _prepare_exact(doc_json: str) -> tuple:
+    """(labels, hi, lo, finite, exponents) of a vector document, from its decimal strings."""
     import json
 
-    from optconform.reference.tolerance import scales
+    from optconform.reference.tolerance import lead_exponent, scales
 
     doc = json.loads(doc_json)
     flat = _flat_steps(doc)
@@ -166,8 +179,9 @@ def _prepare(doc_json: str) -> _Prepared:
         lo = [[float(x - h) if mpmath.isfinite(x) else 0.0 for x, h in zip(row, hrow)]
               for row, hrow in zip(exact, hi)]
         finite = [[bool(mpmath.isfinite(x)) for x in row] for row in exact]
+        exponents = [[lead_exponent(s) for s in row] for row in sigma]
     labels = [[(kind, label) for kind, label, _ in items] for items in flat]
-    return _Prepared(labels, hi, lo, finite, sigma)
+    return labels, hi, lo, finite, exponents
 
 
 # --- the comparison ---------------------------------------------------------------------------

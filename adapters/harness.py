@@ -22,6 +22,8 @@ from pathlib import Path
 from optconform.reference import vectors as V
 from optconform.reference.model import get
 
+from optconform.reference import disk_cache
+
 from .checker import CaseResult, compare
 from .protocol import Implementation, Unsupported
 
@@ -112,6 +114,10 @@ class VectorCache:
             self.docs[rel] = (doc, json.dumps(doc))
         return self.docs[rel]
 
+    def _checksum(self, rel: str) -> str:
+        """The vector's SHA-256 as its manifest records it (load_vector verified it)."""
+        return self.manifest["files"][rel]["sha256"]
+
     def one_step_doc(self, rel: str, profile: str, effects: dict, dtype: str) -> tuple[dict, str]:
         """The one-step expectations of a vector in ``dtype`` (reference/onestep.py)."""
         key = ("one-step", rel, profile, tuple(sorted(effects.items())), dtype)
@@ -119,12 +125,17 @@ class VectorCache:
             from optconform.reference.onestep import one_step_document
 
             doc, _ = self.doc(rel)
-            fresh = one_step_document(doc, profile, dtype, effects)
-            self.expected[key] = (fresh, json.dumps(fresh))
+
+            def compute():
+                return json.dumps(one_step_document(doc, profile, dtype, effects))
+
+            text = disk_cache.cached("one-step", disk_cache.key(self._checksum(rel), *key), compute)
+            self.expected[key] = (json.loads(text), text)
         return self.expected[key]
 
     def expected_doc(self, rel: str, profile: str, effects: dict) -> tuple[dict, str]:
-        """The vector, or the reference recomputed with declared precision effects."""
+        """The vector, or the reference recomputed with declared precision effects (kept on disk:
+        disk_cache)."""
         doc, text = self.doc(rel)
         if not effects:
             return doc, text
@@ -132,10 +143,13 @@ class VectorCache:
         if key not in self.expected:
             from optconform.reference.replay import case_from_vector
 
-            case = case_from_vector(doc, profile)
-            fresh = V.vector_document([case], round_hypers=effects, base_spread=doc.get("spread"))
-            fresh = json.loads(V.dumps(fresh))
-            self.expected[key] = (fresh, json.dumps(fresh))
+            def compute():
+                case = case_from_vector(doc, profile)
+                fresh = V.vector_document([case], round_hypers=effects, base_spread=doc.get("spread"))
+                return json.dumps(json.loads(V.dumps(fresh)))
+
+            fresh_text = disk_cache.cached("effects", disk_cache.key(self._checksum(rel), *key), compute)
+            self.expected[key] = (json.loads(fresh_text), fresh_text)
         return self.expected[key]
 
 

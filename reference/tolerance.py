@@ -8,6 +8,8 @@ generated.
 """
 from __future__ import annotations
 
+import math
+
 import mpmath
 
 from .numeric import FORMATS, mpf
@@ -20,13 +22,30 @@ SPREAD_FACTOR = 4  # the multiple of the measured rounding spread S_t that the b
 def ulp(x, dtype: str = "float64"):
     """``2^(max(floor(log2|x|), emin) − p + 1)``; at zero the smallest subnormal."""
     fmt = FORMATS[dtype]
+    e = lead_exponent(x)
+    e = fmt.emin if e is None else max(e, fmt.emin)
+    return mpmath.ldexp(mpf(1), e - fmt.precision + 1)
+
+
+def lead_exponent(x) -> int | None:
+    """floor(log2|x|), the exponent of the leading bit of a finite non-zero ``x``; None for zero
+    and non-finite values (whose ulp is that of zero)."""
     x = mpf(x)
     if x == 0 or not mpmath.isfinite(x):
-        e = fmt.emin
-    else:
-        _sign, _man, exp, bc = x._mpf_
-        e = max(exp + bc - 1, fmt.emin)  # the exponent of the leading bit
-    return mpmath.ldexp(mpf(1), e - fmt.precision + 1)
+        return None
+    _sign, _man, exp, bc = x._mpf_
+    return exp + bc - 1
+
+
+def ulp_float(e: int | None, dtype: str) -> float:
+    """``float(ulp(x, dtype))`` from ``e = lead_exponent(x)``, without mpmath (the checker's fast
+    path: every element of every step of every case)."""
+    fmt = FORMATS[dtype]
+    e = fmt.emin if e is None else max(e, fmt.emin)
+    try:
+        return math.ldexp(1.0, e - fmt.precision + 1)
+    except OverflowError:
+        return math.inf
 
 
 def bound(t: int, spread_t: float, dtype: str) -> float:

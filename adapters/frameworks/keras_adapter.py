@@ -54,6 +54,7 @@ the terminal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import os
@@ -73,7 +74,10 @@ KERAS_PATHS = tuple(f"{backend}-{form}" for backend, forms in FORMS.items() for 
 # eagerly or inside model.fit's tf.function; the XLA form belongs to the gpu device
 TF_KERAS_PATHS = ("eager", "function")
 EAGER = "eager"
-DTYPES = ("float64", "float32")
+# Keras 3 runs bfloat16 variables on every backend (its optimizers cast their hyperparameters to
+# the variable's dtype: declared precision effects of the profiles); tf_keras float64 and float32
+KERAS_DTYPES = ("float64", "float32", "bfloat16")
+TF_KERAS_DTYPES = ("float64", "float32")
 DEVICES = ("cpu",)
 NO_GROUPS = "Keras optimizers have no parameter groups"
 
@@ -134,7 +138,9 @@ def _load(module_name: str):
 # --- what differs between Keras 3 and tf_keras --------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
 def _installed_version(distribution: str) -> str:
+    """The installed version of ``distribution`` (read once per process: every case reports it)."""
     import importlib.metadata
 
     try:
@@ -160,6 +166,7 @@ class _Keras3:
 
     module_name = "keras"
     requires = ("keras",)
+    dtypes = KERAS_DTYPES
 
     @property
     def module(self):
@@ -308,6 +315,7 @@ class _TfKeras(_Keras3):
 
     module_name = "tf_keras"
     requires = ("tf_keras", "tensorflow")
+    dtypes = TF_KERAS_DTYPES
 
     @property
     def tf(self):
@@ -439,7 +447,8 @@ class _KerasAdapterBase:
 
     def implementations_for(self, algorithm: str, profile: str) -> list[Implementation]:
         return [Implementation(self.name, path, device, dtype)
-                for path in self.paths_for(algorithm, profile) for device in DEVICES for dtype in DTYPES]
+                for path in self.paths_for(algorithm, profile) for device in DEVICES
+                for dtype in self.flavour.dtypes]
 
     def worker_environment(self, impl: Implementation) -> dict:
         """The environment a worker process must start with to run ``impl`` (harness/workers:
@@ -463,8 +472,8 @@ class _KerasAdapterBase:
                               f"{doc['algorithm']} (it runs on {', '.join(paths) or 'none'})")
         if impl.device not in DEVICES:
             raise Unsupported(f"the {self.name} adapter runs on {', '.join(DEVICES)}, not {impl.device}")
-        if impl.dtype not in DTYPES:
-            raise Unsupported(f"the {self.name} adapter runs {', '.join(DTYPES)}, not {impl.dtype}")
+        if impl.dtype not in self.flavour.dtypes:
+            raise Unsupported(f"the {self.name} adapter runs {', '.join(self.flavour.dtypes)}, not {impl.dtype}")
         flavour = self.flavour_for(impl.code_path)
         backend, form = flavour.split(impl.code_path)
         flavour.use_backend(backend)

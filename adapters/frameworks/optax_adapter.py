@@ -109,8 +109,9 @@ def cache_directory() -> str | None:
         return None
     if choice:
         return choice
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "optconform", "jax")
+    from optconform.reference.disk_cache import user_root
+
+    return str(user_root() / "jax")
 
 
 def _persistent_cache(jax) -> None:

@@ -21,10 +21,13 @@ scalar factor of u) cancels in φ_t u_t.
 State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 
 Precision emulation (``VARIANTS``, selected through ``ctx.effects``): ``step_rounded_powers``
-(effects ``power_beta1``, ``power_beta2``; Keras on the TensorFlow backend), c₁ = 1 − fl(β₁)ᵗ and
-c₂ = 1 − fl(β₂)ᵗ with β rounded to the declared format in the powers only.
+(effects ``power_beta1``, ``power_beta2``; Keras: float32 on the TensorFlow backend, bfloat16), c₁ = 1 − fl(β₁)ᵗ and
+c₂ = 1 − fl(β₂)ᵗ with β rounded to the declared format in the powers only; in bfloat16 (every
+backend) fl(β₂) = 1 for β₂ > 1 − 2⁻⁹, c₂ = 0, and the step is zero (IEEE division).
 """
 from __future__ import annotations
+
+import operator
 
 import mpmath
 
@@ -54,14 +57,15 @@ def step(p, g, state, h, sem, ctx):
     return update(p, g, state, c1, c2, h, sem, ctx)
 
 
-def update(p, g, state, c1, c2, h, sem, ctx):
-    """The step's equations with the bias corrections c₁, c₂ given."""
+def update(p, g, state, c1, c2, h, sem, ctx, over=operator.truediv):
+    """The step's equations with the bias corrections c₁, c₂ given (``over`` divides by them:
+    adam.direction)."""
     b1, b2, lam = h.beta1, h.beta2, h.weight_decay
     if sem.trust_weight_decay == "decoupled_lr" and lam != 0:
         p = tmap(lambda pi: pi * (1 - ctx.lr * lam), p)
     m = state["exp_avg"] = first_moment(state["exp_avg"], g, b1, sem)
     v = state["exp_avg_sq"] = second_moment(state["exp_avg_sq"], g, b2, sem)
-    r = direction(m, v, c1, c2, h, sem)
+    r = direction(m, v, c1, c2, h, sem, over)
     if sem.trust_weight_decay == "in_update":
         u = tmap(lambda ri, pi: ri + lam * pi, r, p)
     elif sem.trust_weight_decay == "decoupled_lr":
@@ -76,10 +80,14 @@ def update(p, g, state, c1, c2, h, sem, ctx):
 
 
 def step_rounded_powers(p, g, state, h, sem, ctx):
-    """``step`` with c₁ = 1 − fl(β₁)ᵗ, c₂ = 1 − fl(β₂)ᵗ (Keras, TensorFlow backend)."""
+    """``step`` with c₁ = 1 − fl(β₁)ᵗ, c₂ = 1 − fl(β₂)ᵗ (Keras, which casts β to the variable's
+    dtype for the powers: float32 on the TensorFlow backend, bfloat16 on every backend).
+
+    fl(β₂) can be 1 (β₂ = 0.999 in bfloat16), so c₂ = 0: the division by it is IEEE's (div), as in
+    the framework: v/0 = +∞, so r = 0, ‖u‖ = 0, φ = 1 and θ does not move."""
     fx = ctx.effects
     c1, c2 = bias_corrections(fx.rounded("power_beta1", h.beta1), fx.rounded("power_beta2", h.beta2), ctx.t, sem)
-    return update(p, g, state, c1, c2, h, sem, ctx)
+    return update(p, g, state, c1, c2, h, sem, ctx, over=div)
 
 
 VARIANTS = {

@@ -37,9 +37,14 @@ Precision emulations (``VARIANTS``, selected by a profile's declared effects thr
 * ``step_float32_casts`` (Keras on the TensorFlow backend, which casts Python floats through
   float32): ``decay_base`` 0.96 rounded everywhere; ``mix_momentum`` β₁ and 0.96 rounded in the
   μ_t, μ_{t+1} of the Nesterov mix only (Π_t multiplies the exact μ_t); ``moments`` β₁, β₂ rounded
-  in the moment updates only; ``power_beta2`` β₂ rounded in β₂ᵗ only.
+  in the moment updates only; ``power_beta2`` β₂ rounded in β₂ᵗ only. Keras casts the same
+  quantities to bfloat16 for bfloat16 variables on every backend, where β₂ > 1 − 2⁻⁹ rounds to 1:
+  1 − β₂ = 0 in the second moment, so v_t = 0, and c₂ = 1 − 1ᵗ = 0, so v_t/c₂ = 0/0 = NaN (IEEE
+  division) and θ is NaN from the first step.
 """
 from __future__ import annotations
+
+import operator
 
 from ..algorithm import Variant
 from ..common import first_moment, second_moment, tensor_scalar_quotient, weight_decay
@@ -72,9 +77,10 @@ def moments(g, state, beta1, beta2, sem):
     return m, v
 
 
-def update(p, g, m, v, cg, cm, c2, eps):
-    """θ_t = θ − (c_g g_t + c_m m_t)/(√(v_t/c₂) + ε)."""
-    return tmap(lambda pi, gi, mi, vi: pi - div(cg * gi + cm * mi, sqrt(vi / c2) + eps), p, g, m, v)
+def update(p, g, m, v, cg, cm, c2, eps, over=operator.truediv):
+    """θ_t = θ − (c_g g_t + c_m m_t)/(√(v_t/c₂) + ε); ``over`` divides by c₂: exactly (c₂ = 0 is a
+    bug and raises), or IEEE's div where a variant rounds β₂ to a format in which it is 1."""
+    return tmap(lambda pi, gi, mi, vi: pi - div(cg * gi + cm * mi, sqrt(over(vi, c2)) + eps), p, g, m, v)
 
 
 def step(p, g, state, h, sem, ctx):
@@ -147,7 +153,7 @@ def step_float32_casts(p, g, state, h, sem, ctx):
     m, v = moments(g, state, _fl(b1, held), _fl(b2, held), sem)
     c2 = 1 - fx.rounded("power_beta2", b2) ** t
     cg, cm = h.lr * (1 - mu) / (1 - prod), h.lr * mu_next / (1 - prod_next)
-    return update(p, g, m, v, cg, cm, c2, eps)
+    return update(p, g, m, v, cg, cm, c2, eps, over=div)
 
 
 VARIANTS = {

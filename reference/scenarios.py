@@ -141,6 +141,21 @@ OPTIMIZER_SCENARIOS = (
                       schedule={"algorithm": "one_cycle", "hyper": {"total_steps": 20}}),
     OptimizerScenario("resume", "Checkpoint after step 5, then resume in a fresh optimizer from the saved state.",
                       steps=12, checkpoint_at=5),
+    # RAdam's tractability test on a rounded ρ_t (spec/algorithms/radam.md; the β₂ come from
+    # benchmarks/radam_rho_edges.py, each confirmed with torch and optax): float64 only, because
+    # without jax_enable_x64 optax computes ρ_t in float32, where other β₂ sit on the edge
+    OptimizerScenario("rho_on_five", "beta2 = 0.8397685748659791: the exact rho_6 is 5 + 8.6e-16, the float64 "
+                      "rho_6 torch and optax compute is exactly 5.0: torch (rho_t > 5) takes the SGD step at t = 6, "
+                      "optax (rho_t >= 5) the rectified one.", steps=12, dtypes=("float64",), only=("radam",),
+                      hyper={"beta2": "0.8397685748659791"}),
+    OptimizerScenario("rho_rounds_up", "beta2 = 0.8397685748659789: the exact rho_6 is 5 - 6.0e-16; with pow "
+                      "(torch, optax under jax.jit) the float64 rho_6 is 5.000000000000001 (rectified at t = 6), "
+                      "with jax's integer_pow (optax run eagerly) 4.999999999999998 (SGD step).", steps=12,
+                      dtypes=("float64",), only=("radam",), hyper={"beta2": "0.8397685748659789"}),
+    OptimizerScenario("rho_on_five_below", "beta2 = 0.7678067796924252: the exact rho_7 is 5 - 4.1e-16, the float64 "
+                      "rho_7 is exactly 5.0: torch and the exact test take the SGD step at t = 7, optax the "
+                      "rectified one.", steps=12, dtypes=("float64",), only=("radam",),
+                      hyper={"beta2": "0.7678067796924252"}),
     OptimizerScenario("nan_grad", "A NaN gradient element at step 3.", steps=6, pattern="nan"),
     OptimizerScenario("inf_grad", "A +Infinity gradient element at step 3.", steps=6, pattern="inf"),
 )

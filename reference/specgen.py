@@ -7,7 +7,8 @@ markers::
     ...
     <!-- END GENERATED: hyperparameters -->
 
-Blocks: ``hyperparameters`` (canonical names, ranges, each profile's default and name),
+Blocks: ``hyperparameters`` (canonical names, ranges, each profile's default and name, or
+"required" where the framework's constructor has no default),
 ``profiles`` (which value each profile takes on every axis, and what the values mean),
 ``frameworks`` (API, source read, declared precision effects, notes) and ``divergences`` (the
 size of each profile's difference from the spec profile, measured with the reference on the
@@ -58,8 +59,11 @@ def hyperparameter_table(alg: Algorithm) -> str:
                 fixed = p.fixed_value(h)
                 cells.append(f"— (fixed {_value(h.parse(fixed))})")
                 continue
-            default = _value(h.parse(p.defaults.get(name, h.default)))
             fw_name = p.names.get(name, name if p.name == "spec" else "")
+            if name in p.required:  # the constructor has no default: the user must give it
+                cells.append(f"`{fw_name}` (required)" if fw_name else "(required)")
+                continue
+            default = _value(h.parse(p.defaults.get(name, h.default)))
             cells.append(f"`{fw_name}` = {default}" if fw_name and p.name != "spec" else default)
         rows.append(f"| `{name}` | {_cell(h.doc)} | {_cell(h.range_text())} | " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows)
@@ -128,18 +132,10 @@ def _variants_of(alg: Algorithm, effect) -> list:
     return out
 
 
-def _final_params(case):
-    from .trajectory import run
-
-    records = run(case)
-    if case.algorithm.kind == "optimizer":
-        last = records[-1]
-        return [x for n in sorted(last.params) for x in last.params[n].data]
-    return [r.lr for r in records]
-
-
 def divergence_table(alg: Algorithm) -> str:
-    """Max relative difference of each profile from spec, computed with the reference."""
+    """Max relative difference of each profile from spec, computed with the reference (the
+    measurement of the divergence catalog, reference/catalog.py)."""
+    from .catalog import final_values, relative_difference
     from .scenarios import cases
 
     wanted = ("probe", "tiny_grad", "weight_decay") if alg.kind == "optimizer" else ("probe", "past_horizon")
@@ -149,7 +145,7 @@ def divergence_table(alg: Algorithm) -> str:
     with precision(30):
         # both sides parse their hyperparameters at the same precision (0.004 is not dyadic)
         spec_cases = {c.scenario: c for c in cases(alg, alg.profiles["spec"])}
-        base = {w: _final_params(spec_cases[w]) for w in wanted if w in spec_cases}
+        base = {w: final_values(spec_cases[w]) for w in wanted if w in spec_cases}
         for p in list(alg.profiles.values())[1:]:
             differs = [a for a in alg.axes if p.semantics[a] != alg.profiles["spec"].semantics[a]]
             if not differs:
@@ -164,13 +160,7 @@ def divergence_table(alg: Algorithm) -> str:
                 if any(mine[w].groups[i][1] != spec_cases[w].groups[i][1] for i in range(len(mine[w].groups))):
                     cells.append("n/a (hyperparameters differ)")
                     continue
-                ours = _final_params(mine[w])
-                worst = mpmath.mpf(0)
-                for a, b in zip(ours, base[w]):
-                    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
-                        continue
-                    scale = max(abs(b), mpmath.mpf(10) ** -30)
-                    worst = max(worst, abs(a - b) / scale)
+                worst = relative_difference(final_values(mine[w]), base[w])
                 cells.append(mpmath.nstr(worst, 2) if worst else "0 (identical here)")
             rows.append(f"| {p.name} | " + ", ".join(f"`{a}`" for a in differs) + " | " + " | ".join(cells) + " |")
     if not any_row:

@@ -66,6 +66,26 @@ def test_trajectory_profile_changes_the_answer():
     assert spec["steps"][0]["params"] != keras["steps"][0]["params"]
 
 
+def test_trajectory_axis_point_and_effects_in_json():
+    off = json.loads(cli("trajectory", "adam", "--axis", "bias_correction=off", "--params", "1", "--grads", "0.5",
+                         "--set", "lr=0.1", "--json", check=0).stdout)
+    assert off["profile"] == "spec" and off["axes"] == {"bias_correction": "off"}
+    assert off["semantics"]["bias_correction"] == "off" and off["effects"] == {}
+    # θ₁ = 1 − 0.1·0.05/(√0.00025 + 1e-8), m₁ = 0.05, v₁ = 0.00025 (no bias correction)
+    assert off["steps"][0]["params"][0].startswith("0.68377243")
+    assert off["steps"][0]["state"]["exp_avg"] == ["0.05"]
+    confirmed = json.loads(cli("trajectory", "adam", "--profile", "torch", "--axis", "first_moment=lerp",
+                               "--params", "1", "--grads", "0.5", "--json", check=0).stdout)
+    assert confirmed["axes"] == {} and confirmed["profile"] == "torch"
+    args = ("trajectory", "radam", "--profile", "torch", "--set", "beta2=0.8397685748659791", "--set", "lr=0.1",
+            "--params", "1", "--grads", "0.5", "--steps", "6", "--json")
+    exact = json.loads(cli(*args, check=0).stdout)
+    framework = json.loads(cli(*args, "--effects", "forloop", check=0).stdout)
+    assert framework["effects"] == {"rho": "float64"} and exact["effects"] == {}
+    # float64 ρ₆ is exactly 5.0: torch's ρ_t > 5 fails, so the sixth step is SGD's 0.1·0.5
+    assert framework["steps"][5]["params"] == ["0.7"] and exact["steps"][5]["params"][0].startswith("0.71883785")
+
+
 def test_trajectory_schedule():
     out = cli("trajectory", "warmup_cosine", "--set", "total_steps=10", "--set", "warmup_steps=2", "--steps", "3",
               "--json", check=0).stdout
@@ -90,6 +110,16 @@ def test_trajectory_schedule():
     (("trajectory", "warmup_cosine", "--params", "1"), ["takes no --params"]),
     (("trajectory", "warmup_cosine", "--set", "total_steps=0"), ["total_steps must be > 0"]),
     (("trajectory", "warmup_cosine", "--set", "total_steps=3", "--set", "warmup_steps=5"), ["greater than warmup_steps"]),
+    (("trajectory", "adam", "--axis", "bias_correction", "--params", "1", "--grads", "1"), ["--axis expects NAME=VALUE"]),
+    (("trajectory", "adam", "--axis", "nesterov=on", "--params", "1", "--grads", "1"),
+     ["adam has no axis 'nesterov'", "axes: eps_placement, weight_decay, bias_correction"]),
+    (("trajectory", "adam", "--axis", "bias_correction=maybe", "--params", "1", "--grads", "1"),
+     ["axis bias_correction has no value 'maybe'", "values: on, off"]),
+    (("trajectory", "adam", "--profile", "torch", "--axis", "bias_correction=off", "--params", "1", "--grads", "1"),
+     ["--axis bias_correction=off contradicts --profile torch (bias_correction=on)"]),
+    (("trajectory", "adam", "--axis", "bias_correction=off", "--axis", "bias_correction=on", "--params", "1",
+      "--grads", "1"), ["--axis bias_correction is given twice"]),
+    (("trajectory", "constant", "--axis", "floor=relative"), ["constant has no semantic axis"]),
     (("generate", "nosuch"), ["unknown algorithm 'nosuch'"]),
     (("generate", "--jobs", "0"), ["--jobs must be at least 1"]),
     (("frobnicate",), ["invalid choice"]),

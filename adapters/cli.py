@@ -128,15 +128,57 @@ def _parse_vector(text: str, what: str) -> list:
     return out
 
 
+def _axis_point(alg, profile_name: str | None, items: list) -> tuple:
+    """The profile to run: ``--profile`` (default spec) with the ``--axis NAME=VALUE`` values
+    applied, and the {axis: value} that differ from it. An unknown axis or value, an axis given twice
+    with two values, or a value that contradicts an explicit ``--profile`` is a UserError."""
+    import dataclasses
+
+    profile = alg.profile(profile_name or "spec")
+    chosen: dict = {}
+    for item in items:
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name or not value:
+            raise UserError(f"{PROG} trajectory: --axis expects NAME=VALUE, got {item!r}")
+        if name not in alg.axes:
+            if not alg.axes:
+                raise UserError(f"{PROG} trajectory: {alg.name} has no semantic axis (every profile computes "
+                                f"the same equations), so --axis {name} does not apply")
+            raise UserError(f"{PROG} trajectory: {alg.name} has no axis {name!r}; axes: {', '.join(alg.axes)}")
+        if value not in alg.axes[name]:
+            raise UserError(f"{PROG} trajectory: {alg.name} axis {name} has no value {value!r}; "
+                            f"values: {', '.join(alg.axes[name])}")
+        if chosen.get(name, value) != value:
+            raise UserError(f"{PROG} trajectory: --axis {name} is given twice ({chosen[name]}, {value})")
+        if profile_name is not None and profile.semantics[name] != value:
+            raise UserError(f"{PROG} trajectory: --axis {name}={value} contradicts --profile {profile.name} "
+                            f"({name}={profile.semantics[name]}); leave out --profile to start from spec")
+        chosen[name] = value
+    changed = {k: v for k, v in chosen.items() if profile.semantics[k] != v}
+    if changed:
+        profile = dataclasses.replace(profile, semantics={**profile.semantics, **changed})
+    return profile, changed
+
+
+def _profile_label(alg, profile, chosen: dict) -> str:
+    """``spec``, ``spec + bias_correction=off``, and the named profile with those semantics if any."""
+    if not chosen:
+        return profile.name
+    label = profile.name + " + " + ", ".join(f"{k}={v}" for k, v in chosen.items())
+    same = [p.name for p in alg.profiles.values() if dict(p.semantics) == dict(profile.semantics)]
+    return label + (f" (= profile {', '.join(same)})" if same else "")
+
+
 def cmd_trajectory(args) -> int:
-    from optconform.reference.model import Namespace
+    from optconform.reference.model import Namespace, precision_effects
     from optconform.reference.numeric import precision, to_decimal
     from optconform.reference.scenarios import Case
     from optconform.reference.tensor import Tensor
     from optconform.reference.trajectory import run
 
     alg = get(args.algorithm)
-    profile = alg.profile(args.profile)
+    profile, chosen = _axis_point(alg, args.profile, args.axis or [])
+    effects = precision_effects(profile, args.effects, "float64") if args.effects else {}
     overrides = {}
     for item in args.set or []:
         if "=" not in item:
@@ -168,7 +210,7 @@ def cmd_trajectory(args) -> int:
             case = Case(alg, profile, "trajectory", "command line", steps, (), [(("x",), h)],
                         params={"x": Tensor((len(params),), params)},
                         grads=[{"x": Tensor((len(g),), g)} for g in grad_steps])
-            records = run(case)
+            records = run(case, effects=effects)
             out_steps = [{"t": r.t, "params": r.params["x"].decimals(digits), "lr": to_decimal(r.lr[0], digits),
                           "state": {k: (v.decimals(digits) if isinstance(v, Tensor) else to_decimal(v, digits))
                                     for k, v in r.state["x"].items()}} for r in records]
@@ -180,7 +222,7 @@ def cmd_trajectory(args) -> int:
                 raise UserError(f"{PROG} trajectory: --steps must be at least 1")
             metrics = alg.impl.metrics(steps) if hasattr(alg.impl, "metrics") else None
             case = Case(alg, profile, "trajectory", "command line", steps, (), [((), h)], metrics=metrics)
-            records = run(case)
+            records = run(case, effects=effects)
             out_steps = []
             for r in records:
                 step = {"t": r.k, "lr": to_decimal(r.lr, digits)}
@@ -191,11 +233,15 @@ def cmd_trajectory(args) -> int:
         hyper = {k: _json_hyper(v, digits) for k, v in h.items()}
     if args.json:
         doc = {"algorithm": alg.name, "profile": profile.name, "semantics": dict(profile.semantics),
-               "hyper": hyper, "steps": out_steps}
+               "axes": chosen, "effects": effects, "hyper": hyper, "steps": out_steps}
         json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
-    print(f"{alg.name} [{profile.name}] " + ", ".join(f"{k}={v}" for k, v in profile.semantics.items()))
+    semantics = ", ".join(f"{k}={v}" for k, v in profile.semantics.items())
+    print(f"{alg.name} [{_profile_label(alg, profile, chosen)}] {semantics}")
+    if args.effects:
+        print(f"  precision effects ({args.effects}, float64): "
+              + (", ".join(f"{k} in {v}" for k, v in effects.items()) or "none declared for this code path"))
     print("  " + ", ".join(f"{k}={v}" for k, v in hyper.items()))
     for s in out_steps:
         if "params" in s:
@@ -400,6 +446,15 @@ def _print_summary(results, summary) -> None:
           f"{extra}, {summary['skip']} skipped in {summary['seconds']:.1f} s")
 
 
+# --- divergences --------------------------------------------------------------------------------
+
+
+def cmd_divergences(args) -> int:
+    from .divergences_cli import cmd_divergences as run
+
+    return run(args)
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -456,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description=_fmt("""
                            The exact calculator: run ALGORITHM under a profile's semantics and defaults,
                            with hyperparameters set by canonical name, on one parameter vector.
+                           --axis NAME=VALUE runs any point of the algorithm's semantic axes (starting
+                           from the spec profile; 'optconform list --json' lists the axes), also one
+                           no framework profile takes. --effects CODE_PATH adds the profile's declared
+                           precision effects for that code path (float64 parameters): what the
+                           framework computes rather than the exact equations.
                            --grads gives one gradient per step (values separated by ',', steps by ';');
                            a single gradient with --steps N is repeated N times. Schedules take only
                            --steps and print the learning rate of updates k = 0 .. N-1.
@@ -464,11 +524,18 @@ def build_parser() -> argparse.ArgumentParser:
                            examples:
                              optconform trajectory adam --params 1 --grads 0.5 --set lr=0.1
                              optconform trajectory adam --profile keras --params 1,2 --grads '0.5,1;0.25,-1'
+                             optconform trajectory adam --axis bias_correction=off --params 1 --grads 0.5 --set lr=0.1
+                             optconform trajectory radam --profile torch --effects forloop --set beta2=0.8397685748659791 \\
+                                 --set lr=0.1 --params 1 --grads 0.5 --steps 6
                              optconform trajectory sgd --set momentum=0.9 --params 1 --grads 1 --steps 5 --json
                              optconform trajectory warmup_cosine --set total_steps=10 --set warmup_steps=2
                            """))
     p.add_argument("algorithm", metavar="ALGORITHM")
-    p.add_argument("--profile", default="spec", metavar="P", help="profile (default: spec)")
+    p.add_argument("--profile", default=None, metavar="P", help="profile (default: spec)")
+    p.add_argument("--axis", action="append", metavar="NAME=VALUE",
+                   help="semantic axis value (repeatable; must agree with an explicit --profile)")
+    p.add_argument("--effects", metavar="CODE_PATH",
+                   help="apply the profile's declared precision effects for this code path")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="hyperparameter (canonical name)")
     p.add_argument("--params", metavar="V[,V...]", help="initial parameters")
     p.add_argument("--grads", metavar="V[,V...][;...]", help="gradients, one step per ';'")
@@ -519,6 +586,36 @@ def build_parser() -> argparse.ArgumentParser:
                         "a hung case stops within minutes); a case over it is an error, 'timed out after N s'; "
                         "0: no limit")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("divergences", help="how the frameworks differ, measured; and the porting guide",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_fmt("""
+                           The divergence catalog: for every algorithm (or those named), what each
+                           framework's declared profile chooses on every semantic axis, the hyperparameter
+                           names and defaults that differ, the measured size of each difference (the exact
+                           reference, relative parameter difference after 1, 10 and 100 steps) and the
+                           profiles that compute the same thing. With --from and --to, the porting guide for
+                           one algorithm: the constructor call on each side and, for each difference,
+                           whether a setting on the target reproduces the source. FRAMEWORK is a profile
+                           name of the algorithm or a framework (torch, optax, keras, tf_keras; aliases
+                           pytorch, jax, tensorflow). Measurements are cached in the user cache folder
+                           ($OPTCONFORM_CACHE, else $XDG_CACHE_HOME/optconform or ~/.cache/optconform).
+                           """),
+                       epilog=_fmt("""
+                           examples:
+                             optconform divergences adam
+                             optconform divergences --json catalog.json
+                             optconform divergences adam --from torch --to keras
+                             optconform divergences cosine --from torch --to optax --json -
+                           """))
+    p.add_argument("algorithms", nargs="*", metavar="ALGORITHM", help="only these algorithms (default: all)")
+    p.add_argument("--from", dest="source", metavar="FRAMEWORK", help="porting guide: the framework ported from")
+    p.add_argument("--to", dest="target", metavar="FRAMEWORK", help="porting guide: the framework ported to")
+    p.add_argument("--json", metavar="FILE", help="write the catalog (or the guide) as JSON ('-': standard output)")
+    p.add_argument("--vectors", metavar="DIR", help="list the vectors of DIR that separate each axis "
+                                                    "(default: the shipped vectors)")
+    p.add_argument("--no-cache", action="store_true", help="compute everything again, write no cache")
+    p.set_defaults(func=cmd_divergences)
     return parser
 
 

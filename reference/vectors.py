@@ -78,7 +78,8 @@ def _state_json(state: dict) -> dict:
 
 
 def vector_document(group: list[Case], dps: int | None = None, round_hypers: Effects | Mapping | None = None,
-                    base_spread: dict | None = None, effects: Effects | Mapping | None = None) -> dict:
+                    base_spread: dict | None = None, effects: Effects | Mapping | None = None,
+                    separations: bool = False) -> dict:
     """The vector of a group of cases (they share semantics and hyperparameters).
 
     ``effects`` (or its old name ``round_hypers``: the mapping {name: format} of
@@ -88,6 +89,9 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: Eff
     effects), the rounding spread is not measured again: a precision effect moves the expected
     values, not the rounding noise of the format around them, so that spread is kept and only the
     reruns that bracket a declared effect's own uncertainty are added (see :func:`_spreads`).
+
+    With ``separations`` (what ``generate`` writes), the document also says which axis values it
+    separates: ``flags`` and ``separates``, right after ``semantics`` (reference/flags.py).
     """
     case = group[0]
     alg = case.algorithm
@@ -141,6 +145,17 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: Eff
                 step[key] = _state_json(value) if isinstance(value, dict) else (
                     value if isinstance(value, (int, bool, str)) else to_decimal(value))
             doc["steps"].append(step)
+    if separations:
+        from .flags import flags, separations as separated
+
+        ruled_out = separated(case, records, doc["spread"].get("float64"))
+        ordered = {}
+        for key, value in doc.items():
+            ordered[key] = value
+            if key == "semantics":
+                ordered["flags"] = flags(ruled_out)
+                ordered["separates"] = ruled_out
+        doc = ordered
     return doc
 
 
@@ -264,7 +279,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def _render_algorithm(job: tuple) -> dict[str, tuple]:
     """Every vector of one algorithm, as path -> (bytes, profiles); its cases are built once."""
     name, dps = job
-    return {rel: (dumps(vector_document(group, dps)).encode("utf-8"), [c.profile.name for c in group])
+    return {rel: (dumps(vector_document(group, dps, separations=True)).encode("utf-8"), [c.profile.name for c in group])
             for rel, group in vector_groups([name]).items()}
 
 
@@ -291,11 +306,14 @@ def render_all(names: list[str] | None, jobs: int = 1, dps: int | None = None) -
 
 
 def manifest_document(files: dict[str, bytes], groups_profiles: dict[str, list[str]]) -> dict:
+    from .flags import flag_definitions
+
     return {
         "format": MANIFEST_FORMAT,
         "generator": f"optconform {__version__}",
         "reference_dps": DEFAULT_DPS,
         "digits": VECTOR_DIGITS,
+        "flags": flag_definitions(),
         "files": {rel: {"sha256": sha256_bytes(data), "bytes": len(data), "profiles": groups_profiles[rel]}
                   for rel, data in sorted(files.items())},
     }

@@ -1,0 +1,101 @@
+"""Which axis values a vector separates (Wycheproof-style flags).
+
+A vector holds the exact trajectory of one profile's semantics on one scenario. For every axis
+active in it (``Case.effective_semantics``) and every other value of that axis, the reference is
+rerun with only that value changed; the value is *separated* when that trajectory fails the
+vector under the float64 bound of spec/tolerance.md (max(8t, 4·S_t) ulps of float64 at σ_t, S_t
+the vector's float64 rounding spread; a non-finite value must meet the same non-finite value) —
+the exclusion analysis of tests/test_framework_profiles.py with the reference's alternative in
+place of a framework's run. So an implementation that made that choice fails this vector in
+float64, and a port that reads only ``vectors/`` knows what each file tests.
+
+The vector records ``separates`` = {axis: [values it rules out]} and ``flags``, the sorted flag
+names of those axes: each axis's ``flag`` in reference/axes.toml (an axis declared in one
+algorithm's profile file without one is flagged by its name in CamelCase).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import tomllib
+
+import mpmath
+
+from .errors import UserError
+from .model import AXES_FILE
+
+
+@functools.lru_cache(maxsize=1)
+def _declared_flags() -> dict:
+    with open(AXES_FILE, "rb") as fh:
+        raw = tomllib.load(fh)
+    return {name: body["flag"] for name, body in raw.items() if isinstance(body, dict) and "flag" in body}
+
+
+def flag_of(axis: str) -> str:
+    """The flag name of an axis (reference/axes.toml ``flag``, else its name in CamelCase)."""
+    return _declared_flags().get(axis) or "".join(part.capitalize() for part in axis.split("_"))
+
+
+def flag_definitions() -> dict:
+    """{flag: axis} of every axis of every algorithm."""
+    from .model import algorithms
+
+    out = {}
+    for alg in algorithms().values():
+        for axis in alg.axes:
+            out[flag_of(axis)] = axis
+    return dict(sorted(out.items()))
+
+
+def _fails(case, exact: list, other: list, spread: list) -> bool:
+    """Whether ``other`` (records) fails the float64 bound around ``exact`` (records)."""
+    from .tolerance import bound, flatten, scales, ulp
+
+    kind = case.algorithm.kind
+    xs = [flatten(r, kind) for r in exact]
+    ys = [flatten(r, kind) for r in other]
+    if kind == "optimizer":
+        sigma = scales([x for t in case.params.values() for x in t.data], xs)
+    else:
+        sigma = scales([], xs, base_lr=case.groups[0][1].lr)
+    for i, (row, alt, srow) in enumerate(zip(xs, ys, sigma)):
+        b = bound(i + 1, spread[i] if i < len(spread) else 0.0, "float64")
+        for x, y, s in zip(row, alt, srow):
+            if not (mpmath.isfinite(x) and mpmath.isfinite(y)):
+                same = (mpmath.isnan(x) and mpmath.isnan(y)) or x == y
+                if not same:
+                    return True
+                continue
+            if abs(y - x) / ulp(s, "float64") > b:
+                return True
+    return len(ys) < len(xs)
+
+
+def separations(case, records: list, spread: list | None) -> dict:
+    """{axis: [the other values of the axis that this case's trajectory rules out]}, over the axes
+    active in the case (an alternative the reference cannot run is left out)."""
+    from .trajectory import run
+
+    alg = case.algorithm
+    out = {}
+    for axis, value in case.effective_semantics().items():
+        ruled_out = []
+        for alt in alg.axes[axis]:
+            if alt == value:
+                continue
+            semantics = dict(case.profile.semantics, **{axis: alt})
+            other = dataclasses.replace(case, profile=dataclasses.replace(case.profile, semantics=semantics))
+            try:
+                alt_records = run(other)
+            except (ArithmeticError, ValueError, UserError):
+                continue
+            if _fails(case, records, alt_records, spread or []):
+                ruled_out.append(alt)
+        if ruled_out:
+            out[axis] = ruled_out
+    return out
+
+
+def flags(separates: dict) -> list:
+    return sorted({flag_of(axis) for axis in separates})

@@ -1,0 +1,201 @@
+"""The divergence catalog, the porting guide and the per-vector flags (reference/catalog.py,
+reference/porting.py, reference/flags.py, adapters/divergences_cli.py).
+
+The measured claims are checked against values derived here by hand (closed forms of one step, the
+index at which two schedule forms part), not against the catalog's own output; the spec page must
+be what the catalog renders now.
+"""
+from __future__ import annotations
+
+import json
+
+import mpmath
+import pytest
+
+from optconform.adapters.cli import main
+from optconform.reference import catalog as C
+from optconform.reference.catalog_page import main as page_main
+from optconform.reference.model import get
+from optconform.reference.numeric import precision
+from optconform.reference.porting import guide
+from optconform.reference.scenarios import cases
+from optconform.reference.vectors import vector_document
+
+
+@pytest.fixture(scope="module")
+def adam():
+    return C.catalog(["adam"])["algorithms"][0]
+
+
+def _step1_inputs(regime_name: str):
+    """θ₀ and g₁ of a catalog regime (the inputs only; the expected values are computed below)."""
+    alg = get("adam")
+    regime = next(r for r in C.REGIMES if r.name == regime_name)
+    case = C.optimizer_run_case(alg, alg.profiles["spec"], regime, True, {})
+    return case.params["w"].data, case.grads[0]["w"].data, case.groups[0][1]
+
+
+@pytest.mark.parametrize("regime", ["ordinary", "near_eps"])
+def test_adam_hat_against_std_at_step_one_has_its_closed_form(adam, regime):
+    """Step 1 of Adam: m̂ = g, v̂ = g², so std gives θ − ηg/(|g| + ε) and ε-hat gives
+    θ − ηg/(|g| + ε/√(1 − β₂)); the catalog's size for keras's eps_placement after one step is the
+    largest relative difference of the two."""
+    theta, g, h = _step1_inputs(regime)
+    with precision():
+        std = [t - h.lr * x / (abs(x) + h.eps) for t, x in zip(theta, g)]
+        hat = [t - h.lr * x / (abs(x) + h.eps / mpmath.sqrt(1 - h.beta2)) for t, x in zip(theta, g)]
+        expected = max(abs(a - b) / abs(b) for a, b in zip(hat, std))
+    keras = next(d for d in adam["differences"] if d["profile"] == "keras")
+    row = next(a for a in keras["axes"] if a["axis"] == "eps_placement")
+    assert row["effect"][regime]["1"] == pytest.approx(float(expected), rel=5e-3)
+
+
+def test_adam_catalog_names_the_keras_epsilon_default_and_the_weight_decay_forms(adam):
+    eps = next(r for r in adam["hyperparameters"] if r["name"] == "eps")
+    assert eps["defaults_differ"]
+    assert eps["profiles"]["keras"]["keyword"] == "epsilon"
+    wd = next(r for r in adam["axes"] if r["axis"] == "weight_decay")
+    assert (wd["values"]["torch"], wd["values"]["keras"], wd["values"]["torch_decoupled"]) == \
+        ("l2", "decoupled_lr", "decoupled_lr")
+    finite = next(r for r in adam["axes"] if r["axis"] == "first_moment")
+    assert finite["finite_only"]
+
+
+def test_equivalences_hold_only_in_the_arithmetic_the_frameworks_do(adam):
+    pairs = {tuple(e["profiles"]): e for e in adam["equivalences"]}
+    # optax.adam and jax.example_libraries' adam: the same equations, no precision effect
+    assert pairs[("optax", "jax_example")]["verdict"] == "up_to_rounding"
+    # tf_keras with adaptive_epsilon computes torch's decoupled Adam in exact arithmetic, but Keras
+    # holds the learning rate in float32: not equal in float64
+    e = pairs[("torch_decoupled", "tf_keras_adaptive")]
+    assert e["verdict"] == "exact_only" and "lr" in e["precision_differs"]
+    worst = max(v for row in e["float64"].values() for v in row.values())
+    assert worst > C.rounding_limit(100)
+    # torch and keras differ in exact arithmetic (ε-hat): never claimed equivalent
+    assert ("torch", "keras") not in pairs
+
+
+def test_rounding_limit_is_twice_the_float64_bound():
+    assert C.rounding_limit(10) == pytest.approx(2 * 80 * 2.0 ** -52)
+
+
+def test_porting_adam_torch_to_keras():
+    g = guide("adam", "torch", "keras")
+    assert "epsilon=1e-8" in g["calls"]["to"]["code"] and "epsilon=1e-7" in g["calls"]["to_defaults"]["code"]
+    assert g["calls"]["from"]["code"].startswith("torch.optim.Adam(params, lr=0.001, betas=(0.9, 0.999)")
+    axes = {a["axis"]: a for a in g["axes"]}
+    assert axes["eps_placement"]["verdict"] == "approximately"
+    assert axes["weight_decay"]["verdict"] == "not_at_all"
+    assert axes["weight_decay"]["switch"] == "weight_decay" and not axes["weight_decay"]["switch_on"]
+    assert g["verdict_at_defaults"] == "approximately" and g["verdict"] == "not_at_all"
+
+
+def test_porting_adamw_paper_to_torch_translates_the_decay_exactly():
+    """θ(1 − s_t λ) = θ(1 − η_t·λ/η): the paper's decay is torch's with weight_decay = λ/η, even
+    under a schedule (residual 0), and not without the translation."""
+    g = guide("adamw", "spec", "torch")
+    row = next(a for a in g["axes"] if a["axis"] == "weight_decay")
+    assert row["verdict"] == "exact"
+    at = row["rule"]["checked_at"]
+    with precision():
+        assert mpmath.mpf(row["rule"]["set"]["weight_decay"]) == mpmath.mpf(at["weight_decay"]) / mpmath.mpf(at["lr"])
+    assert C.largest(row["rule"]["residual"]) == 0.0
+    assert C.largest(row["residual"]) > 0.0
+
+
+def test_porting_adamw_torch_to_optax_is_exact_up_to_rounding():
+    g = guide("adamw", "torch", "optax")
+    assert g["verdict"] == "exact" and g["translated"] is None
+    assert g["float64"]["verdict"] == "up_to_rounding"
+    wd = next(h for h in g["hyper"] if h["name"] == "weight_decay")
+    assert wd["status"] == "default differs: pass it"
+
+
+def test_porting_cosine_torch_to_optax_parts_one_update_past_the_horizon():
+    """torch's CosineAnnealingLR is periodic, optax's clamped; at k = T both are at the floor, so
+    the first update index that differs is T + 1. The floor η_min becomes optax's alpha = η_min/η."""
+    g = guide("cosine", "torch", "optax")
+    T = int(get("cosine").defaults("torch")["total_steps"])
+    horizon = next(a for a in g["axes"] if a["axis"] == "past_horizon")
+    assert horizon["verdict"] == "not_at_all"
+    assert horizon["residual"]["lr"]["first_k"] == T + 1
+    assert horizon["residual"]["lr"]["within"] == 0.0
+    floor = next(a for a in g["axes"] if a["axis"] == "floor")
+    assert floor["verdict"] == "exact" and floor["rule"]["keywords"] == {"eta_min": "alpha"}
+    assert "index" in g and "scheduler.step()" in g["index"]["from"]
+
+
+def test_piecewise_constant_boundary_parts_at_the_first_boundary():
+    """'at' switches at k = b, 'after' at k = b + 1: they first differ at k = b."""
+    entry = C.catalog(["piecewise_constant"])["algorithms"][0]
+    keras = next(d for d in entry["differences"] if d["profile"] == "keras")
+    row = next(a for a in keras["axes"] if a["axis"] == "boundary")
+    alg = get("piecewise_constant")
+    with precision():  # the measured run's hyperparameters (the spec's defaults)
+        b = C.schedule_run_case(alg, alg.profiles["spec"], True).groups[0][1].boundaries[0]
+    assert row["effect"]["lr"]["first_k"] == int(b)
+
+
+def test_every_framework_pair_has_a_guide():
+    from optconform.reference.porting import families
+
+    for name in ("adagrad", "rmsprop", "step"):
+        fams = list(families(get(name)))
+        for a in fams:
+            for b in fams:
+                if a != b:
+                    g = guide(name, a, b)
+                    assert g["verdict"] in ("exact", "approximately", "not_at_all")
+
+
+def test_vector_flags_name_the_axes_a_vector_separates():
+    alg = get("adam")
+    spec = alg.profiles["spec"]
+    by = {c.scenario: c for c in cases(alg, spec)}
+    doc = vector_document([by["inf_grad"]], separations=True)
+    assert doc["separates"]["first_moment"] == ["lerp"]
+    assert doc["separates"]["second_moment"] == ["delta"]
+    assert "FirstMomentForm" in doc["flags"]
+    assert list(doc).index("flags") == list(doc).index("semantics") + 1
+    probe = vector_document([by["probe"]], separations=True)
+    assert "weight_decay" not in probe["separates"]  # λ = 0 there: the axis is not active
+    assert "first_moment" not in probe["separates"]  # finite gradients: lerp = mix
+    assert "flags" not in vector_document([by["probe"]])  # the checker's documents stay as they were
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv", [
+    ("divergences", "no_such_algorithm"),
+    ("divergences", "adam", "--from", "torch", "--to", "mxnet"),
+    ("divergences", "adabound", "--from", "spec", "--to", "torch"),
+    ("divergences", "adam", "--from", "torch"),
+    ("divergences", "adam", "sgd", "--from", "torch", "--to", "keras"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv):
+    code, _out, err = _run(capsys, *argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_json_output(capsys):
+    code, out, _ = _run(capsys, "divergences", "step", "--json", "-")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["format"] == C.FORMAT and [a["name"] for a in doc["algorithms"]] == ["step"]
+    code, out, _ = _run(capsys, "divergences", "step", "--from", "torch", "--to", "keras", "--json", "-")
+    assert code == 0 and json.loads(out)["to"]["profile"] == "keras"
+
+
+def test_terminal_guide(capsys):
+    code, out, _ = _run(capsys, "divergences", "adam", "--from", "pytorch", "--to", "keras")
+    assert code == 0
+    assert "keras.optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8" in out
+
+
+def test_spec_divergences_page_is_not_stale():
+    assert page_main(["--check"]) == 0, "spec/divergences.md is stale: run python -m optconform.reference.catalog_page"

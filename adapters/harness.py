@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .protocol import Implementation, Unsupported
 
 
 MODES = ("trajectory", "one-step")
+BATCH_ENV = "OPTCONFORM_BATCH"
 
 
 @dataclass
@@ -168,9 +170,10 @@ def blank_result(case: Case) -> CaseResult:
                       case.impl.device, case.impl.dtype, mode=case.mode, vector=case.rel)
 
 
-def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
+def run_case(adapter, case: Case, vectors: VectorCache, run=None) -> CaseResult:
     """One case in this process; any exception is the case's ``error`` (workers.py adds the time
-    limit and the isolation from crashes)."""
+    limit and the isolation from crashes). ``run``: the adapter's run of this case's vector, already
+    made as part of a batch (:func:`run_batch`), compared instead of running the vector again."""
     start = time.perf_counter()
     alg = get(case.algorithm)
     base = blank_result(case)
@@ -191,7 +194,7 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
             out = _run_one_step(adapter, case, vectors, effects)
         else:
             expected, text = vectors.expected_doc(case.rel, case.profile, effects)
-            result = adapter.run(dict(doc, profile=case.profile), case.impl)
+            result = run if run is not None else adapter.run(dict(doc, profile=case.profile), case.impl)
             out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
                           doc_json=text)
             out.notes = [str(n) for n in getattr(result, "notes", None) or ()]
@@ -219,6 +222,42 @@ def run_case(adapter, case: Case, vectors: VectorCache) -> CaseResult:
     return out
 
 
+def run_batch(adapter, cases: list, vectors: VectorCache) -> list:
+    """Cases that the adapter runs together (``adapter.run_batch``: one optimizer over the variables
+    of every vector, for cases of equal ``batch_key``), each compared on its own. If the batch
+    raises, every case runs alone (:func:`run_case`), so an exception is the error of the case
+    that causes it and of no other. A batch's time is shared equally among its cases."""
+    start = time.perf_counter()
+    try:
+        docs = [dict(vectors.doc(c.rel)[0], profile=c.profile) for c in cases]
+        runs = adapter.run_batch([(doc, c.impl) for doc, c in zip(docs, cases)])
+        if len(runs) != len(cases):
+            raise RuntimeError(f"run_batch returned {len(runs)} runs for {len(cases)} cases")
+    except Exception:  # noqa: BLE001 - the cases run alone, and say what fails
+        return [run_case(adapter, c, vectors) for c in cases]
+    share = (time.perf_counter() - start) / len(cases)
+    out = []
+    for case, run in zip(cases, runs):
+        result = run_case(adapter, case, vectors, run=run)
+        result.seconds += share
+        out.append(result)
+    return out
+
+
+def batch_key(adapter, case: Case, vectors: VectorCache):
+    """The adapter's optional ``batch_key(doc, impl, mode)`` for a case (None: the case runs alone):
+    cases of one piece with equal keys are sent to the worker together (:func:`_chunks`).
+    ``OPTCONFORM_BATCH=off`` runs every case alone."""
+    method = getattr(adapter, "batch_key", None)
+    if method is None or os.environ.get(BATCH_ENV, "").strip().lower() in ("0", "off", "no"):
+        return None
+    doc, _ = vectors.doc(case.rel)
+    if case.impl.dtype not in doc["dtypes"]:
+        return None
+    key = method(doc, case.impl, case.mode)
+    return None if key is None else (case.profile, key)
+
+
 # --- running many cases, each in a worker process -----------------------------------------------
 
 
@@ -229,7 +268,26 @@ def worker_environment(adapter, impl: Implementation) -> dict:
     return dict(method(impl)) if method else {}
 
 
-def _chunks(work: list, jobs: int) -> list:
+def _batched(items: list, adapter, vectors: VectorCache | None) -> list:
+    """``items`` ((index, target, case), one piece's group) with the cases of equal batch key
+    gathered into one item ((indices), target, [cases]) at the place of the first of them."""
+    if vectors is None or getattr(adapter, "batch_key", None) is None:
+        return items
+    out, open_batches = [], {}
+    for index, target, case in items:
+        key = batch_key(adapter, case, vectors)
+        if key is None:
+            out.append((index, target, case))
+        elif key in open_batches:
+            at = open_batches[key]
+            out[at] = (out[at][0] + (index,), target, out[at][2] + [case])
+        else:
+            open_batches[key] = len(out)
+            out.append(((index,), target, [case]))
+    return [(i[0], t, c[0]) if isinstance(c, list) and len(c) == 1 else (i, t, c) for i, t, c in out]
+
+
+def _chunks(work: list, jobs: int, vectors: VectorCache | None = None) -> list:
     """Cases grouped so that a worker reuses what it loads (vectors, compiled graphs): by adapter,
     algorithm, code path, worker environment and the adapter's affinity, split into pieces small
     enough to balance; slow paths first. An adapter whose compiled programs are keyed on more than
@@ -248,11 +306,19 @@ def _chunks(work: list, jobs: int) -> list:
         envs[key] = env
         groups.setdefault(key, []).append((index, target, case))
     size = max(4, len(work) // (jobs * 16) or 1)
-    pieces = [Piece(g[i:i + size], envs[key], affinity=key[-1])
-              for key, g in groups.items() for i in range(0, len(g), size)]
+    adapters = {target: adapter for target, adapter, _ in work}
+    pieces = []
+    for key, g in groups.items():
+        units = _batched(g, adapters[key[0]], vectors)
+        pieces += [Piece(units[i:i + size], envs[key], affinity=key[-1]) for i in range(0, len(units), size)]
     slow = {"compiled"}
-    pieces.sort(key=lambda p: (p[0][2].impl.code_path not in slow, -len(p)))
+    pieces.sort(key=lambda p: (_first_case(p[0]).impl.code_path not in slow, -len(p)))
     return pieces
+
+
+def _first_case(item) -> Case:
+    case = item[2]
+    return case[0] if isinstance(case, list) else case
 
 
 def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None, timeout: float | None = None) -> list:
@@ -267,7 +333,7 @@ def run_cases(work: list, directory: Path, jobs: int = 1, on_result=None, timeou
     from .workers import DEFAULT_TIMEOUT, Pool
 
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-    pieces = _chunks(work, jobs)
+    pieces = _chunks(work, jobs, VectorCache(directory))
 
     def done(index, result):
         if on_result:

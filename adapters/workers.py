@@ -24,6 +24,12 @@ which case a worker is running and since when:
 In both cases the rest of the piece goes back to the queue and runs in another worker (a fresh
 one replaces the dead one), each with its real verdict.
 
+A piece's item is one case, or a *batch*: cases an adapter runs together (harness.run_batch, for
+cases of equal ``batch_key``), sent as one message and answered with one result per case. A batch
+that raises is run again case by case in the worker; a batch that times out or kills its worker
+goes back to the queue as single cases, so a faulty case still costs that case alone (and the
+time limit applies to the batch as to a case).
+
 Framework noise stays off the user's terminal: a worker's file descriptors 1 and 2 (C++ logging of
 TensorFlow and XLA writes there directly) go to a log file in a temporary folder, read only to
 explain a death or a timeout (and the output of a case whose verdict is ``error``). The Python
@@ -253,7 +259,7 @@ def _worker_main(conn, directory: str, log_path: str, paths: list, env: tuple = 
 
 def _serve(conn, directory: Path, log_path: str) -> None:
     """Run the cases the parent sends, one ``(target, case)`` per message, until ``None``."""
-    from .harness import VectorCache, blank_result, run_case
+    from .harness import VectorCache, blank_result, run_batch, run_case
     from .registry import load
 
     vectors = VectorCache(directory)
@@ -278,20 +284,27 @@ def _serve(conn, directory: Path, log_path: str) -> None:
                 if isinstance(adapter, BaseException):
                     raise RuntimeError(f"loading adapter {target} in the worker failed: "
                                        f"{type(adapter).__name__}: {adapter}")
-                result = run_case(adapter, case, vectors)
+                if isinstance(case, list):
+                    results = run_batch(adapter, case, vectors)
+                else:
+                    results = [run_case(adapter, case, vectors)]
             except BaseException as exc:  # noqa: BLE001 - SystemExit and the like cost this case only
-                result = blank_result(case)
-                result.verdict = "error"
-                result.message = f"{type(exc).__name__}: {exc}"
-                result.seconds = time.perf_counter() - start
-        result.notes = list(result.notes) + recorded
+                results = []
+                for one in (case if isinstance(case, list) else [case]):
+                    result = blank_result(one)
+                    result.verdict = "error"
+                    result.message = f"{type(exc).__name__}: {exc}"
+                    result.seconds = time.perf_counter() - start
+                    results.append(result)
         sys.stdout.flush()
         sys.stderr.flush()
-        if result.verdict == "error":
-            tail = read_tail(log_path, offset)
-            if tail:
+        tail = read_tail(log_path, offset) if any(r.verdict == "error" for r in results) else ""
+        for result in results:
+            result.notes = list(result.notes) + recorded
+            if result.verdict == "error" and tail:
                 result.notes.append("output:\n" + tail)
-        conn.send(("result", result, os.fstat(2).st_size))  # where the next case's output starts
+        message = ("results", results) if isinstance(case, list) else ("result", results[0])
+        conn.send(message + (os.fstat(2).st_size,))  # where the next case's output starts
 
 
 # --- the parent's side --------------------------------------------------------------------------
@@ -508,6 +521,14 @@ class Pool:
         def killed(w: _Worker, message: str, notes: list) -> None:
             """The worker is gone while running ``w.current``: that case is an error, the cases
             after it go back to the queue."""
+            if w.current is not None and isinstance(w.current[2], list):
+                # a batch: which case caused it is unknown, so each runs again alone
+                indices, target, cases = w.current
+                alone = [(i, target, c) for i, c in zip(indices, cases)]
+                rest = w.unfinished()
+                pending.appendleft((w.env, collections.deque(alone + list(rest)), w.affinity))
+                self._retire(w)
+                return
             if w.current is not None:
                 index, _target, case = w.current
                 result = blank_result(case)
@@ -525,12 +546,13 @@ class Pool:
             """A fresh worker failed before it could run anything: its piece is reported as errors
             (a broken environment must not respawn workers forever)."""
             tail = read_tail(w.log)
-            for index, _target, case in w.unfinished():  # nothing was handed over: it never was ready
-                result = blank_result(case)
-                result.verdict = "error"
-                result.message = f"the worker process could not start ({why})"
-                result.notes = [f"output:\n{tail}"] if tail else []
-                finish(index, result)
+            for indices, _target, cases in w.unfinished():  # nothing was handed over: it never was ready
+                for index, case in (zip(indices, cases) if isinstance(cases, list) else [(indices, cases)]):
+                    result = blank_result(case)
+                    result.verdict = "error"
+                    result.message = f"the worker process could not start ({why})"
+                    result.notes = [f"output:\n{tail}"] if tail else []
+                    finish(index, result)
             self._retire(w)
 
         try:
@@ -565,6 +587,10 @@ class Pool:
                     elif message[0] == "result":
                         index, _target, _case = w.finished(message[2])
                         finish(index, message[1])
+                    elif message[0] == "results":  # a batch: one result per case, in order
+                        indices, _target, _cases = w.finished(message[2])
+                        for index, result in zip(indices, message[1]):
+                            finish(index, result)
             except (EOFError, OSError):
                 return True
             return False

@@ -8,6 +8,10 @@ Each replays the exact reference (so every other case passes) and misbehaves in 
 * ``BusyAdapter``: a regular expression that backtracks for ever in ``probe``: C code that holds
   the GIL and never checks for signals, so nothing inside the process can interrupt it;
 * ``EnvironmentAdapter``: three code paths that each need their own worker environment;
+* ``BatchAdapter``: runs every vector of an algorithm as one batch; ``BatchAbortAdapter``,
+  ``BatchRaiseAdapter``: the same, of an algorithm as one batch
+  and the batch that holds ``probe``
+  dies (SIGABRT) or raises, as does ``probe`` run alone;
 * ``UnavailableAdapter``: ``available()`` reports a failed framework import;
   ``RaisingAvailableAdapter``: ``available()`` raises;
 * ``NoisyAdapter``: writes to stdout and stderr from Python and straight to file descriptors 1
@@ -141,6 +145,45 @@ class EnvironmentAdapter(ExactAdapter):
         result = super().run(doc, impl)
         result.notes.append(f"pid {os.getpid()}")
         return result
+
+
+class BatchAdapter(ExactAdapter):
+    """Every trajectory case of an algorithm in one batch; each case's run notes the batch size."""
+
+    name = "batch"
+
+    def batch_key(self, doc, impl, mode):
+        return doc["algorithm"] if mode == "trajectory" else None
+
+    def fault(self):
+        pass
+
+    def run(self, doc, impl):
+        if doc["scenario"] == FAULTY_SCENARIO:
+            self.fault()
+        return super().run(doc, impl)
+
+    def run_batch(self, items):
+        if any(doc["scenario"] == FAULTY_SCENARIO for doc, _ in items):
+            self.fault()
+        runs = [super(BatchAdapter, self).run(doc, impl) for doc, impl in items]
+        for run in runs:
+            run.notes.append(f"batch of {len(items)}")
+        return runs
+
+
+class BatchAbortAdapter(BatchAdapter):
+    name = "batchabort"
+
+    def fault(self):
+        os.abort()
+
+
+class BatchRaiseAdapter(BatchAdapter):
+    name = "batchraise"
+
+    def fault(self):
+        raise ValueError("probe fails")
 
 
 IMPORT_FAILS = '''

@@ -182,6 +182,38 @@ def test_pieces_carry_the_adapters_environment_and_affinity():
             assert piece.affinity == (("t", path, "float64") if has_affinity else None)
 
 
+@pytest.mark.parametrize("name,fragment", [("BatchAbortAdapter", "died (signal SIGABRT)"),
+                                            ("BatchRaiseAdapter", "ValueError: probe fails")])
+def test_a_faulty_case_in_a_batch_costs_only_itself(name, fragment):
+    """Cases an adapter runs as one batch: when the batch dies or raises, its cases run again
+    alone, so the faulty case is the only error and every other case has its real verdict."""
+    proc, doc, _ = check("--adapter", f"tests.fault_adapters:{name}", "--only", "adam", "--jobs", "1")
+    assert proc.returncode == 1, proc.stderr
+    faulty = assert_only_the_faulty_case_errs(doc, fault_adapters.__dict__[name].name)
+    assert fragment in faulty["message"]
+
+
+def test_cases_of_equal_batch_key_run_as_one_batch():
+    """With no fault in it, every case of the batch passes and says it ran in the batch."""
+    proc, doc, _ = check("--adapter", "tests.fault_adapters:BatchAdapter", "--only", "sgd", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    batched = [c for c in doc["cases"] if any(n.startswith("batch of ") for n in c["notes"])]
+    assert batched and all(c["verdict"] == "pass" for c in doc["cases"])
+    assert len(batched) == len(doc["cases"])
+
+
+def test_batching_can_be_turned_off():
+    env = dict(ENV, OPTCONFORM_BATCH="off")
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "r.json"
+        proc = subprocess.run([sys.executable, "-m", "optconform.adapters", "check", "--adapter",
+                               "tests.fault_adapters:BatchAdapter", "--only", "sgd", "--quiet", "--json",
+                               str(report)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr
+        cases = json.loads(report.read_text())["cases"]
+    assert cases and not any(n.startswith("batch of ") for c in cases for n in c["notes"])
+
+
 def _port_folder(tmp_path):
     """A port's folder: myport.py (the toy adapters), broken_port.py and raising_port.py."""
     shutil.copy(Path(toy_adapters.__file__), tmp_path / "myport.py")

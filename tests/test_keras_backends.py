@@ -376,3 +376,47 @@ def test_torch_backend_lion_stops_an_element_with_a_nan_direction():
     for backend in ("tensorflow", "jax"):
         [run] = _on(backend, _run, [doc], f"{backend}-eager", "float64")
         assert all(math.isnan(run.steps[first - 1]["params"]["w"][i]) for i in frozen), backend
+
+
+# --- batches: one optimizer over several vectors gives each vector its own trajectory ---------------
+
+
+def _single_and_batched(rels: list, code_path: str, dtypes: list) -> tuple:
+    """Each (vector, dtype) run alone and all of them run as one batch (adapter.run_batch), in the
+    worker: the two lists of step records."""
+    adapter = load("keras")
+    directory = default_vector_dir()
+    manifest = read_manifest(directory)
+    from optconform.reference.vectors import load_vector
+
+    items = []
+    for rel in rels:
+        doc = dict(load_vector(directory, rel, manifest), profile="keras")
+        for dtype in dtypes:
+            if dtype in doc["dtypes"]:
+                items.append((doc, Implementation("keras", code_path, "cpu", dtype)))
+    keys = {adapter.batch_key(doc, impl, "trajectory") for doc, impl in items}
+    single = [adapter.run(doc, impl).steps for doc, impl in items]
+    batched = [run.steps for run in adapter.run_batch(items)]
+    return keys, single, batched
+
+
+@pytest.mark.parametrize("code_path", ["tensorflow-function", "tensorflow-xla", "jax-jit", "tensorflow-eager"])
+def test_a_batch_gives_every_vector_its_own_trajectory_bit_for_bit(code_path):
+    """Vectors of equal hyperparameters and dtypes run as one Keras optimizer: every value of every
+    step equals the vector's run alone. Compiled forms: different lengths (6, 12, 60, 250 steps),
+    NaN and infinities (inf_grad, nan_grad), a closed loop (rosenbrock); eager forms batch only
+    vectors of one length (12 steps: large, tiny and zero gradients, multi-tensor)."""
+    backend = code_path.partition("-")[0]
+    _need(backend)
+    if code_path.endswith("eager"):
+        rels = ["adam/keras/large_grad.json", "adam/keras/tiny_grad.json", "adam/keras/zero_grad.json",
+                "adam/keras/multi_tensor.json"]
+    else:
+        rels = ["adam/keras/inf_grad.json", "adam/keras/nan_grad.json", "adam/keras/sign_alternating.json",
+                "adam/keras/rosenbrock.json", "adam/keras/long_run.json"]
+    keys, single, batched = _on(backend, _single_and_batched, rels, code_path, ["float64", "float32", "bfloat16"])
+    assert len(keys) == 1 and None not in keys, keys  # one batch key: the run_batch below is legitimate
+    assert len(single) == len(batched) >= 3 * len(rels) - 2
+    for alone, together in zip(single, batched):
+        assert json.dumps(alone) == json.dumps(together)  # NaN == NaN as text; every float bit for bit

@@ -19,8 +19,16 @@ jax's x64 mode so that float64 stays float64):
 
 tf_keras: ``eager`` and ``function`` in the same sense (its optimizers turn XLA off without a
 GPU, so a CPU user never gets the XLA form). Schedules run on each backend's
-eager path (a schedule object called with the update index). Dtypes float64 and float32 (inputs
-exact in both); device cpu.
+eager path (a schedule object called with the update index). Dtypes float64, float32 and, for
+Keras 3, bfloat16 (its optimizers cast β and ε to the variable's dtype: declared precision effects
+and findings of the profiles); tf_keras float64 and float32; device cpu.
+
+Batches (``batch_key``/``run_batch``, harness.run_batch): in trajectory mode, the vectors of one
+algorithm, profile, code path and hyperparameters (and learning rates) run as one optimizer over
+all their variables, whatever their dtypes (Nadam: one dtype), on the TensorFlow and JAX forms: one
+trace or XLA compilation instead of one per vector. Eager forms batch vectors of equal length only.
+Each vector's trajectory is bit for bit the one it has alone (tests/test_keras_backends.py); a
+batch that raises runs again vector by vector.
 
 One step of an optimizer vector, for the variables θ (one per tensor of the vector, of the dtype)
 and the gradient g_t (the vector's, or ∇f(θ_{t−1}) of its closed-loop objective computed with numpy
@@ -490,6 +498,46 @@ class _KerasAdapterBase:
             return AdapterRun(run_schedule(doc, profile, flavour, impl.dtype, form), notes=notes)
         return AdapterRun(_OptimizerRun(doc, impl, flavour, self.name, form).run(), notes=notes)
 
+    # forms whose step is compiled once per optimizer, and the backends whose batches may mix dtypes
+    BATCHED_FORMS = ("function", "xla", "jit", "eager")
+    UNBATCHED_BACKENDS = ("torch",)  # Keras's torch optimizers: foreach kernels, cheap per case anyway
+
+    def batch_key(self, doc: dict, impl: Implementation, mode: str):
+        """Cases whose vectors can share one optimizer (:class:`_BatchRun`): trajectory mode, Keras
+        3's optimizers, one parameter group, no checkpoint; equal algorithm, hyperparameters and
+        learning rates (the parent adds the profile). Eager forms also need equal step counts (a
+        step costs per variable there); Nadam's optimizer-wide _u_product takes the first
+        variable's dtype, so Nadam batches within one dtype. None: the case runs alone."""
+        if mode != "trajectory" or doc["kind"] != "optimizer" or self.flavour_for(impl.code_path) is not self.flavour:
+            return None
+        backend, form = self.flavour.split(impl.code_path)
+        if form not in self.BATCHED_FORMS or backend in self.UNBATCHED_BACKENDS:
+            return None
+        inputs = doc["inputs"]
+        if "checkpoint_at" in inputs or len(inputs["groups"]) != 1:
+            return None
+        import json
+
+        key = (doc["algorithm"], impl.code_path, impl.device, json.dumps(inputs["groups"][0]["hyper"], sort_keys=True),
+               json.dumps(step_lrs(doc)))
+        if form == EAGER:
+            key += (len(doc["steps"]),)
+        if doc["algorithm"] == "nadam":
+            key += (impl.dtype,)
+        return key
+
+    def run_batch(self, items: list) -> list:
+        """AdapterRuns of several (doc, impl) of equal :meth:`batch_key`, run as one optimizer."""
+        doc0, impl0 = items[0]
+        form = self._check(doc0, impl0)
+        flavour = self.flavour_for(impl0.code_path)
+        for doc, impl in items[1:]:
+            self._check(doc, impl)
+        members = [_OptimizerRun(doc, impl, flavour, self.name, form, prefix=f"m{i}_")
+                   for i, (doc, impl) in enumerate(items)]
+        notes = [f"{self.name} {self.version()}", f"run as one optimizer with {len(items) - 1} other vector(s)"]
+        return [AdapterRun(steps, notes=notes) for steps in _BatchRun(members).run()]
+
     def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
         """One-step mode (reference/onestep.py): ``doc`` carries, per step, the state to inject."""
         if doc["kind"] != "optimizer":
@@ -575,7 +623,8 @@ class TfKerasAdapter(_KerasAdapterBase):
 
 
 class _OptimizerRun:
-    def __init__(self, doc: dict, impl: Implementation, flavour: _Keras3, default_profile: str, form: str = EAGER):
+    def __init__(self, doc: dict, impl: Implementation, flavour: _Keras3, default_profile: str, form: str = EAGER,
+                 prefix: str = ""):
         import numpy as np
 
         self.np = np
@@ -599,7 +648,7 @@ class _OptimizerRun:
         self.variables = {}
         for n, (shape, values) in initial_params(doc).items():
             self.shapes[n] = shape
-            self.variables[n] = flavour.variable(self.array(values, shape), n)
+            self.variables[n] = flavour.variable(self.array(values, shape), prefix + n)
             if flavour.dtype_of(self.variables[n]) != impl.dtype:
                 raise RuntimeError(f"a {impl.dtype} variable became {flavour.dtype_of(self.variables[n])} on the "
                                    f"{flavour.backend()} backend")
@@ -674,11 +723,11 @@ class _OptimizerRun:
     def resume(self, opt):
         return self.flavour.resume(opt, self.build(), list(self.variables.values()))
 
-    def applier(self, opt):
+    def applier(self, opt, variables: list | None = None):
         """``apply(grads)``: one step of ``opt`` on the variables (a list of tensors, in the order
-        of ``self.variables``) in this code path's form. The optimizer is built first, so a
-        compiled form creates no variable while tracing."""
-        variables = list(self.variables.values())
+        of ``self.variables``, or of ``variables`` where a batch gives them) in this code path's
+        form. The optimizer is built first, so a compiled form creates no variable while tracing."""
+        variables = list(self.variables.values()) if variables is None else variables
         if not (getattr(opt, "built", False) or getattr(opt, "_built", False)):
             opt.build(variables)
         if self.form == EAGER:
@@ -707,6 +756,12 @@ class _OptimizerRun:
             return apply
         raise Unsupported(f"unknown form {self.form!r}")
 
+    def feed(self, array):
+        """A gradient array as the step takes it: jax.jit takes numpy arrays as they are (a Keras
+        tensor conversion per variable and step cost the jit path about a tenth of its time); the
+        other forms get the backend's tensor."""
+        return array if self.form == "jit" else self.flavour.tensor(array)
+
     def run(self) -> list:
         opt = self.build()
         apply = self.applier(opt)
@@ -717,7 +772,7 @@ class _OptimizerRun:
             t = record["t"]
             lr = self.current_lr(opt)
             grads = self.gradient(t)
-            apply([self.flavour.tensor(grads[n]) for n in names])
+            apply([self.feed(grads[n]) for n in names])
             out.append({"t": t, "params": {n: self.flavour.numpy(v) for n, v in self.variables.items()},
                         "state": {n: self.state(opt, v) for n, v in self.variables.items()},
                         "lr": [lr] * self.groups})
@@ -778,3 +833,49 @@ class _OptimizerRun:
             step["state"] = {n: {c: (float(a) if a.ndim == 0 else a.astype(self.np.float64).reshape(-1).tolist())
                                  for c, a in entries.items()} for n, entries in step["state"].items()}
         return steps
+
+
+# --- several optimizer vectors as one optimizer ---------------------------------------------------------
+
+
+class _BatchRun:
+    """Vectors of one algorithm, profile, code path and hyperparameters run as one optimizer over the
+    variables of all of them (what a model with many layers does): one build, one trace or XLA
+    compilation, one apply_gradients per step for all. A Keras optimizer updates each variable on
+    its own (update_step(g, θ) casts to θ's dtype; the only optimizer-wide values are the step
+    counter, the learning rate, and Nadam's _u_product, which is why Nadam batches only within one
+    dtype), so each vector's trajectory is the one it has alone; tests/test_keras_backends.py
+    checks that bit for bit. A vector with fewer steps than the longest gets zero gradients after
+    its end; its values are read only up to its last step."""
+
+    def __init__(self, members: list):
+        self.members = members  # _OptimizerRun, one per vector, variables named m<i>_<name>
+
+    def run(self) -> list:
+        first = self.members[0]
+        opt = first.build()
+        variables = [v for m in self.members for v in m.variables.values()]
+        apply = first.applier(opt, variables)
+        lengths = [len(m.doc["steps"]) for m in self.members]
+        outs: list = [[] for _ in self.members]
+        zeros = {}
+        for t in range(1, max(lengths) + 1):
+            lr = first.current_lr(opt)
+            grads = []
+            for i, m in enumerate(self.members):
+                if t <= lengths[i]:
+                    g = m.gradient(t)
+                else:
+                    if i not in zeros:
+                        zeros[i] = {n: m.np.zeros(shape, dtype=m.dtype) for n, shape in m.shapes.items()}
+                    g = zeros[i]
+                grads += [m.feed(g[n]) for n in m.variables]
+            apply(grads)
+            for i, m in enumerate(self.members):
+                if t <= lengths[i]:
+                    outs[i].append({"t": m.doc["steps"][t - 1]["t"],
+                                    "params": {n: m.flavour.numpy(v) for n, v in m.variables.items()},
+                                    "state": {n: m.state(opt, v) for n, v in m.variables.items()},
+                                    "lr": [lr] * m.groups})
+        return [m.to_floats(out) for m, out in zip(self.members, outs)]
+

@@ -280,6 +280,7 @@ def cmd_check(args) -> int:
     from optconform.reference.vectors import default_vector_dir
 
     from .harness import MODES, Selection, VectorCache, run_cases
+    from .machine import describe
     from .registry import known_names
     from .workers import DEFAULT_TIMEOUT, captured_output, quiet_environment
 
@@ -300,6 +301,7 @@ def cmd_check(args) -> int:
                           code_paths=tuple(args.code_path or ["*"]), dtypes=tuple(args.dtype or ()),
                           devices=tuple(args.device or ()), modes=tuple(dict.fromkeys(args.mode or ["trajectory"])))
     adapters_info = {}
+    instances = {}
     work = []
     environment = {}
     quiet_environment()
@@ -308,6 +310,8 @@ def cmd_check(args) -> int:
             key, info, cases = _plan_adapter(name, directory, selection, vectors.manifest)
             adapters_info[key] = info
             work += cases
+            if cases:
+                instances[key] = cases[0][1]
             if cases and not environment and hasattr(cases[0][1], "environment"):
                 try:
                     environment = dict(cases[0][1].environment())
@@ -342,24 +346,68 @@ def cmd_check(args) -> int:
     counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
     counts["known"] = sum(bool(r.known_finding) for r in results)
     summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "jobs": jobs, "timeout": timeout,
-               "adapters": adapters_info, "environment": {**_environment(), **environment}, "vectors": str(directory)}
+               "adapters": adapters_info, "environment": {**_environment(), **environment}, "vectors": str(directory),
+               "vector_set": _vector_set(directory, vectors.manifest),
+               "machine": describe(adapters_info, instances)}
     cases = [r.as_json() for r in results]
+    html = None if args.no_html else (args.html or DEFAULT_HTML)
+    _print_summary(results, summary)  # first: a report that cannot be written still leaves the results
     if args.json:
         from optconform.reference.vectors import atomic_write
 
-        atomic_write(Path(args.json), (json.dumps({"cases": cases, "summary": summary}, indent=1) + "\n").encode())
+        _write_report(args.json, lambda: atomic_write(
+            Path(args.json), (json.dumps({"cases": cases, "summary": summary}, indent=1) + "\n").encode()))
     if args.junit:
         from .report_junit import write_junit
 
-        write_junit(args.junit, cases, summary)
-    if args.html:
+        _write_report(args.junit, lambda: write_junit(args.junit, cases, summary))
+    if html:
         from .report_html import write_html
 
-        write_html(args.html, cases, summary)
-    _print_summary(results, summary)
+        if not _write_report(html, lambda: write_html(html, cases, summary), required=bool(args.html)):
+            html = None
+    if html:
+        print(f"HTML report: {html}")
     # a failure the profile declares as a finding is reported, not hidden, but it is the framework
     # matching its declared profile (DESIGN.md: exit 0); any other fail or error exits 1
     return 1 if counts["fail"] + counts["error"] > counts["known"] else 0
+
+
+# the HTML report of ``check`` when --html does not name one: in the current directory (where a
+# user runs the command and where CI collects artifacts), in a folder named after the tool (no
+# clash with a project's own reports/, one .gitignore line, one artifact path), under a fixed name
+# (a rerun replaces it rather than piling up files)
+DEFAULT_HTML = os.path.join("optconform-report", "report.html")
+
+
+def _write_report(path: str, write, required: bool = True) -> bool:
+    """Run ``write`` (an atomic writer of ``path``); an OSError is one line: exit 2 for a report the
+    user named (``required``), a warning on stderr for the default HTML report. True when written."""
+    try:
+        write()
+        return True
+    except OSError as exc:
+        message = f"{PROG} check: cannot write {path}: {exc.strerror or exc}"
+        if required:
+            raise UserError(message) from None
+        print(f"{message} (--html FILE writes the report elsewhere)", file=sys.stderr)
+        return False
+
+
+def _vector_set(directory: Path, manifest: dict) -> dict:
+    """Which vectors the report was checked against: the SHA-256 of the manifest (which lists every
+    vector's SHA-256, so equal digests mean identical vector sets), its generator and format and the
+    number of vectors. ``report merge`` refuses reports of different vector sets."""
+    import hashlib
+
+    from optconform.reference.vectors import MANIFEST
+
+    try:
+        digest = hashlib.sha256((directory / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return {"manifest_sha256": digest, "generator": manifest.get("generator"), "format": manifest.get("format"),
+            "files": len(manifest.get("files", {}))}
 
 
 def _plan_adapter(name: str, directory: Path, selection, manifest: dict) -> tuple:
@@ -455,6 +503,28 @@ def cmd_divergences(args) -> int:
     return run(args)
 
 
+# --- report merge -------------------------------------------------------------------------------
+
+
+def cmd_report_merge(args) -> int:
+    from .report_merge import merge, read, summary_lines, write_html, write_json, write_junit
+
+    start = time.perf_counter()
+    doc = merge(read(args.reports))
+    written = []
+    for path, writer in ((args.json, write_json), (args.junit, write_junit), (args.html, write_html)):
+        if path:
+            try:
+                writer(path, doc)
+            except OSError as exc:
+                raise UserError(f"{PROG} report merge: cannot write {path}: {exc.strerror or exc}") from None
+            written.append(path)
+    for line in summary_lines(doc):
+        print(line)
+    print(f"merged in {time.perf_counter() - start:.1f} s" + (f"; written: {', '.join(written)}" if written else ""))
+    return doc["summary"]["status"]
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -468,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
               optconform list
               optconform trajectory adam --params 1 --grads 0.5 --steps 1
               optconform generate --check
+              optconform check                    # every installed adapter; writes optconform-report/report.html
+              optconform report merge cpu.json gpu.json --html merged.html
             """),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -550,13 +622,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description=_fmt("""
                            Run every selected adapter (default: every installed one) over the golden
                            vectors of the profiles it declares, and check each case — vector x code
-                           path x device x dtype — under spec/tolerance.md. Exit status: 0 everything
-                           conforms (or matches its declared profile, declared findings included), 1 a
-                           case failed or raised, 2 the command could not run.
+                           path x device x dtype — under spec/tolerance.md. Prints a summary and writes
+                           the HTML report, with the divergence context of every failing case (default
+                           optconform-report/report.html, named on the last line printed). Exit status: 0
+                           everything conforms (or matches its declared profile, declared findings
+                           included), 1 a case failed or raised, 2 the command could not run.
                            """),
                        epilog=_fmt("""
                            examples:
-                             optconform check                              # every installed adapter
+                             optconform check                              # every installed adapter, HTML report
                              optconform check --adapter torch --only 'adam*' --dtype float32
                              optconform check --adapter torch --code-path fused --junit report.xml
                              optconform check --adapter my_pkg.conformance:MyAdapter --html report.html
@@ -572,9 +646,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", action="append", metavar="M",
                    help="trajectory (default) or one-step: each step from the exact state of the step before, "
                         "injected into the optimizer (repeatable)")
-    p.add_argument("--json", metavar="FILE", help="write {cases, summary} as JSON")
+    p.add_argument("--json", metavar="FILE", help="write {cases, summary} as JSON (summary.machine says where it "
+                                                  "ran: 'optconform report merge' combines several machines' reports)")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    html = p.add_mutually_exclusive_group()
+    html.add_argument("--html", metavar="FILE", help=f"write the self-contained HTML report to FILE (default: "
+                                                     f"{DEFAULT_HTML} in the current directory)")
+    html.add_argument("--no-html", action="store_true", help="write no HTML report")
     p.add_argument("--vectors", metavar="DIR", help="vector folder (default: the shipped vectors)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--jobs", type=int, metavar="N",
@@ -616,6 +694,36 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(default: the shipped vectors)")
     p.add_argument("--no-cache", action="store_true", help="compute everything again, write no cache")
     p.set_defaults(func=cmd_divergences)
+
+    p = sub.add_parser("report", help="combine reports: 'report merge' puts several machines' check --json side by side",
+                       description="Work on the JSON reports of 'optconform check --json'.")
+    reports = p.add_subparsers(dest="report_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    m = reports.add_parser("merge", help="merge several machines' check --json reports into one matrix",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description=_fmt("""
+                               Merge the JSON reports of 'optconform check --json' run on several machines
+                               (CPU, GPU types, framework versions) into one matrix: rows algorithm x
+                               scenario, columns adapter x code path x device x dtype, one verdict per
+                               machine in each cell. A cell disagrees when the same implementation (algorithm,
+                               profile, scenario, adapter, code path, device, dtype, mode) has different
+                               verdicts among pass, fail and error on two machines (a skip did not run); where
+                               every machine passes, the spread of max_ulp is shown as information. Machines
+                               are named after their files. Reports of different vector sets are refused.
+                               Exit status: 0 every case passes (or is a declared finding) and no cell
+                               disagrees, 1 otherwise, 2 a file is not a report or the reports cannot be
+                               compared.
+                               """),
+                           epilog=_fmt("""
+                               examples:
+                                 optconform report merge cpu.json a100.json h100.json --html merged.html
+                                 optconform report merge artifacts/*/report.json --junit merged.xml --json merged.json
+                               """))
+    m.add_argument("reports", nargs="+", metavar="REPORT.json", help="JSON reports of 'optconform check --json'")
+    m.add_argument("--json", metavar="FILE", help="write the merged matrix as JSON (every cell's verdicts and cases "
+                                                  "per machine, the disagreements)")
+    m.add_argument("--junit", metavar="FILE", help="write JUnit XML: one testcase per cell and machine")
+    m.add_argument("--html", metavar="FILE", help="write the matrix as a self-contained HTML page")
+    m.set_defaults(func=cmd_report_merge)
     return parser
 
 

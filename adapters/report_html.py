@@ -10,7 +10,12 @@ It shows
   to their details;
 * the details of every failing case (id, message, metrics and a plot of the error in ulps against
   the step, with the bound dashed) and of every error case (id, message), each with its notes
-  (Python warnings, log records, the output of a worker that died or timed out).
+  (Python warnings, log records, the output of a worker that died or timed out);
+* for every failing case, its divergence context (report_context.py): the profile it was checked
+  against and that profile's axis values and defaults that differ from the spec profile, the
+  vector's declared divergences, the precision effects applied to the reference, the declared
+  finding that covers it, and the divergence catalog's measured size of the profile's difference;
+* the machine it ran on (``summary.machine``: machine.py).
 
 Plots are drawn only for failing cases, at most :data:`MAX_PLOTS` of them. matplotlib is imported
 only when a plot is drawn, never at import time. The file is written atomically.
@@ -44,6 +49,7 @@ table{border-collapse:collapse;margin:.4em 0} td,th{border:1px solid #ccc;paddin
 .cell-skip{background:#ddd;color:#666} .cell-none{background:#fff}
 .case{border-left:4px solid #d33;padding:.2em .8em;margin:.8em 0} .case.error{border-color:#f90}
 .msg{white-space:pre-wrap;background:#f6f6f6;padding:.4em} .note{color:#a50}
+.ctx{background:#f3f6fb;border:1px solid #cdd8ea;padding:.2em .8em;margin:.5em 0} .ctx ul{margin:.2em 0}
 """
 
 
@@ -139,6 +145,16 @@ def _header(summary: dict, cases: list) -> list:
             out.append("<tr>" + "".join(f"<td>{escape(_fmt(x))}</td>" for x in (
                 name, info.get("framework"), info.get("version"), info.get("available"), info.get("reason"))) + "</tr>")
         out.append("</table>")
+    machine = summary.get("machine") or {}
+    if machine:
+        out.append("<h2>Machine</h2><table>")
+        for key, value in machine.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            elif isinstance(value, list):
+                value = "; ".join(map(str, value)) or "none"
+            out.append(f"<tr><th>{escape(str(key))}</th><td>{escape(_fmt(value))}</td></tr>")
+        out.append("</table>")
     env = summary.get("environment") or {}
     if env:
         out.append("<h2>Environment</h2><table>")
@@ -174,27 +190,66 @@ def _matrix(cases: list) -> list:
     return out
 
 
-def _case_section(case: dict, png: str | None) -> list:
+def _context_section(case: dict, context: dict | None) -> list:
+    """The divergence context of a failing case (report_context.py)."""
+    profile = str(case.get("profile", ""))
+    items = []
+    if context is None or not context.get("known"):
+        items.append(f"checked against profile <b>{escape(profile)}</b>, which this version of optconform does "
+                     "not know (a report from another version or a third-party profile)")
+    elif profile == "spec" or not context["axes"]:
+        api = f" (<code>{escape(context['api'])}</code>)" if context.get("api") else ""
+        items.append(f"checked against profile <b>{escape(profile)}</b>{api}: the spec's value on every semantic axis")
+    else:
+        api = f" (<code>{escape(context['api'])}</code>)" if context.get("api") else ""
+        axes = "".join(
+            f"<li><code>{escape(a['axis'])}</code> = {escape(a['value'])}"
+            + (f" ({escape(a['means'])})" if a.get("means") else "")
+            + f"; spec: {escape(a['spec'])}" + (f" ({escape(a['spec_means'])})" if a.get("spec_means") else "")
+            + (" — differs only after a non-finite input" if a.get("finite_only") else "") + "</li>"
+            for a in context["axes"])
+        items.append(f"checked against profile <b>{escape(profile)}</b>{api}, which differs from the spec profile on "
+                     f"{len(context['axes'])} axis(es):<ul>{axes}</ul>")
+    if context and context.get("defaults"):
+        items.append("defaults that differ from the spec's: " + escape(", ".join(
+            f"{d['name']} = {d['value']} (spec {d['spec']})" for d in context["defaults"])))
+    declared = case.get("declared_divergences")
+    items.append("axes this vector tests on which the profile differs from the spec: "
+                 + (escape(", ".join(map(str, declared))) if declared else "none (here the profile computes the spec's equations)"))
+    effects = case.get("precision_effects") or {}
+    items.append("precision effects applied to the reference: " + (
+        escape(", ".join(f"{k} → {v}" for k, v in effects.items())) if effects else "none declared for this code path"))
+    if case.get("known_finding"):
+        items.append(f"<b>known finding</b> (declared in the profile): {escape(case['known_finding'])}")
+    if context and context.get("measured"):
+        items.append(f"divergence catalog, profile {escape(profile)}: {escape(context['measured'])}")
+    return ['<div class="ctx"><b>Divergence context</b><ul>' + "".join(f"<li>{i}</li>" for i in items)
+            + "</ul></div>"]
+
+
+def _case_section(case: dict, png: str | None, context: dict | None = None, anchor: str | None = None) -> list:
+    """One failing or error case; ``anchor``: its element id (default ``case-<id>``)."""
     verdict = case.get("verdict")
-    out = [f'<div class="case {escape(verdict or "")}" id="{_anchor("case", case.get("id", ""))}">',
+    anchor = anchor or _anchor("case", case.get("id", ""))
+    out = [f'<div class="case {escape(verdict or "")}" id="{anchor}">',
            f"<h4>{escape(verdict or '')}: <code>{escape(str(case.get('id', '')))}</code></h4>",
            f'<div class="msg">{escape(case.get("message") or "")}</div>']
     if case.get("notes"):
         out.append(f"<details><summary>notes ({len(case['notes'])}): warnings, log records, worker output"
                    "</summary>" + "".join(f'<div class="msg">{escape(str(n))}</div>' for n in case["notes"])
                    + "</details>")
-    if case.get("known_finding"):
-        out.append(f"<p><b>known finding</b> (declared in the profile): {escape(case['known_finding'])}</p>")
-    if case.get("precision_effects"):
-        effects = ", ".join(f"{k} → {v}" for k, v in case["precision_effects"].items())
-        out.append(f"<p>precision effects applied to the reference: {escape(effects)}</p>")
+    if verdict != "fail":
+        if case.get("known_finding"):
+            out.append(f"<p><b>known finding</b> (declared in the profile): {escape(case['known_finding'])}</p>")
+        if case.get("precision_effects"):
+            effects = ", ".join(f"{k} → {v}" for k, v in case["precision_effects"].items())
+            out.append(f"<p>precision effects applied to the reference: {escape(effects)}</p>")
     if verdict == "fail":
         out.append("<table>" + "".join(f"<tr><th>{label}</th><td>{escape(_fmt(case.get(key)))}</td></tr>"
                                        for label, key in METRICS) + "</table>")
-        if case.get("declared_divergences"):
-            out.append(f"<p>declared divergences: {escape(', '.join(map(str, case['declared_divergences'])))}</p>")
         if case.get("diagnosis"):
             out.append(f'<div class="msg">diagnosis: {escape(str(case["diagnosis"]))}</div>')
+        out += _context_section(case, context)
     if case.get("vector"):
         out.append(f"<p>vector: <code>{escape(str(case['vector']))}</code></p>")
     if png:
@@ -205,7 +260,7 @@ def _case_section(case: dict, png: str | None) -> list:
     return out
 
 
-def _details(cases: list) -> list:
+def _details(cases: list, contexts: dict) -> list:
     bad = [c for c in cases if c.get("verdict") in ("fail", "error")]
     if not bad:
         return []
@@ -224,18 +279,23 @@ def _details(cases: list) -> list:
             if c["verdict"] == "fail" and plots < MAX_PLOTS and (c.get("errors_by_step") or c.get("bounds_by_step")):
                 png = plot_png(c)
                 plots += 1
-            out += _case_section(c, png)
+            out += _case_section(c, png, contexts.get((c.get("algorithm"), c.get("profile"))))
     return out
 
 
-def render(cases: list, summary: dict) -> str:
-    """The report as an HTML string."""
-    body = [*_header(summary, cases), *_matrix(cases), *_details(cases)]
+def render(cases: list, summary: dict, contexts: dict | None = None) -> str:
+    """The report as an HTML string. ``contexts``: the failing cases' divergence contexts,
+    {(algorithm, profile): context} (default: computed by report_context.contexts)."""
+    if contexts is None:
+        from .report_context import contexts as compute
+
+        contexts = compute(cases)
+    body = [*_header(summary, cases), *_matrix(cases), *_details(cases, contexts)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>optconform check report</title><style>{CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def write_html(path, cases: list, summary: dict) -> None:
+def write_html(path, cases: list, summary: dict, contexts: dict | None = None) -> None:
     """Write the self-contained HTML report for ``cases`` (``CaseResult.as_json()`` dicts) to ``path``."""
-    atomic_write(path, render(cases, summary).encode("utf-8"))
+    atomic_write(path, render(cases, summary, contexts).encode("utf-8"))

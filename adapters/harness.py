@@ -233,8 +233,12 @@ def run_batch(adapter, cases: list, vectors: VectorCache) -> list:
         runs = adapter.run_batch([(doc, c.impl) for doc, c in zip(docs, cases)])
         if len(runs) != len(cases):
             raise RuntimeError(f"run_batch returned {len(runs)} runs for {len(cases)} cases")
-    except Exception:  # noqa: BLE001 - the cases run alone, and say what fails
-        return [run_case(adapter, c, vectors) for c in cases]
+    except Exception as exc:  # noqa: BLE001 - the cases run alone, and say what fails
+        why = f"run alone: their batch raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        alone = [run_case(adapter, c, vectors) for c in cases]
+        for result in alone:
+            result.notes = list(result.notes) + [why[:300]]
+        return alone
     share = (time.perf_counter() - start) / len(cases)
     out = []
     for case, run in zip(cases, runs):

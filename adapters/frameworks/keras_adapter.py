@@ -15,7 +15,10 @@ jax's x64 mode so that float64 stays float64):
   what ``model.fit`` compiles by default where TensorFlow sees a GPU, and with
   ``jit_compile=True`` anywhere);
 * ``jax-jit``: ``jax.jit(optimizer.stateless_apply)``, the step Keras's JAX trainer compiles, with
-  the new values written back to the variables after each step.
+  the new values written back to the variables after each step;
+* ``torch-compiled``: ``torch.compile`` of ``optimizer.apply`` (what ``jit_compile=True`` compiles
+  on the torch backend), for SGD, Adam and AdamW in float32 (:data:`TORCH_COMPILED`), trajectory
+  mode only.
 
 tf_keras: ``eager`` and ``function`` in the same sense (its optimizers turn XLA off without a
 GPU, so a CPU user never gets the XLA form). Schedules run on each backend's
@@ -75,8 +78,15 @@ from .engine import closed_loop_gradient, gradient_stream, initial_params, optim
 from ..protocol import AdapterRun, Implementation, Unsupported
 
 # the forms a step runs in, per backend (code path = "<backend>-<form>" for Keras 3, "<form>" for tf_keras)
-FORMS = {"tensorflow": ("eager", "function", "xla"), "jax": ("eager", "jit"), "torch": ("eager",)}
+FORMS = {"tensorflow": ("eager", "function", "xla"), "jax": ("eager", "jit"), "torch": ("eager", "compiled")}
 KERAS_PATHS = tuple(f"{backend}-{form}" for backend, forms in FORMS.items() for form in forms)
+# the optimizers the torch backend's compiled form (Keras's jit_compile=True: torch.compile of the
+# train step) runs, as the torch adapter's compiled path: torch.compile takes 1.5-2.5 s per new
+# optimizer here, so the form covers the optimizers most models use
+TORCH_COMPILED = ("sgd", "adam", "adamw")
+# and in float32 only: Keras trains in float32 variables (its mixed-precision policies keep them
+# float32), and each dtype would cost another compilation per optimizer
+TORCH_COMPILED_DTYPES = ("float32",)
 # tf_keras compiles its update step with XLA only where TensorFlow sees a GPU (tf_keras
 # optimizer.py: jit_compile is turned off without one), so on the CPU its users run the step
 # eagerly or inside model.fit's tf.function; the XLA form belongs to the gpu device
@@ -193,7 +203,8 @@ class _Keras3:
         installed = [b for b in FORMS if importlib.util.find_spec(b) is not None]
         if get(algorithm).kind == "schedule":
             return tuple(f"{backend}-{form(algorithm, backend)}" for backend in installed)
-        return tuple(p for p in KERAS_PATHS if p.partition("-")[0] in installed)
+        return tuple(p for p in KERAS_PATHS if p.partition("-")[0] in installed
+                     and (p != "torch-compiled" or algorithm in TORCH_COMPILED))
 
     def split(self, code_path: str) -> tuple[str, str]:
         """``tensorflow-xla`` → (``tensorflow``, ``xla``)."""
@@ -456,7 +467,7 @@ class _KerasAdapterBase:
     def implementations_for(self, algorithm: str, profile: str) -> list[Implementation]:
         return [Implementation(self.name, path, device, dtype)
                 for path in self.paths_for(algorithm, profile) for device in DEVICES
-                for dtype in self.flavour.dtypes]
+                for dtype in self.flavour.dtypes if path != "torch-compiled" or dtype in TORCH_COMPILED_DTYPES]
 
     def worker_environment(self, impl: Implementation) -> dict:
         """The environment a worker process must start with to run ``impl`` (harness/workers:
@@ -482,6 +493,9 @@ class _KerasAdapterBase:
             raise Unsupported(f"the {self.name} adapter runs on {', '.join(DEVICES)}, not {impl.device}")
         if impl.dtype not in self.flavour.dtypes:
             raise Unsupported(f"the {self.name} adapter runs {', '.join(self.flavour.dtypes)}, not {impl.dtype}")
+        if impl.code_path == "torch-compiled" and impl.dtype not in TORCH_COMPILED_DTYPES:
+            raise Unsupported(f"torch-compiled runs {', '.join(TORCH_COMPILED_DTYPES)} (a compilation per optimizer "
+                              f"and dtype), not {impl.dtype}")
         flavour = self.flavour_for(impl.code_path)
         backend, form = flavour.split(impl.code_path)
         flavour.use_backend(backend)
@@ -499,8 +513,8 @@ class _KerasAdapterBase:
         return AdapterRun(_OptimizerRun(doc, impl, flavour, self.name, form).run(), notes=notes)
 
     # forms whose step is compiled once per optimizer, and the backends whose batches may mix dtypes
-    BATCHED_FORMS = ("function", "xla", "jit", "eager")
-    UNBATCHED_BACKENDS = ("torch",)  # Keras's torch optimizers: foreach kernels, cheap per case anyway
+    BATCHED_FORMS = ("function", "xla", "jit", "eager", "compiled")
+    UNBATCHED_PATHS = ("torch-eager",)  # Keras's torch optimizers eagerly: cheap per case anyway
 
     def batch_key(self, doc: dict, impl: Implementation, mode: str):
         """Cases whose vectors can share one optimizer (:class:`_BatchRun`): trajectory mode, Keras
@@ -511,7 +525,7 @@ class _KerasAdapterBase:
         if mode != "trajectory" or doc["kind"] != "optimizer" or self.flavour_for(impl.code_path) is not self.flavour:
             return None
         backend, form = self.flavour.split(impl.code_path)
-        if form not in self.BATCHED_FORMS or backend in self.UNBATCHED_BACKENDS:
+        if form not in self.BATCHED_FORMS or impl.code_path in self.UNBATCHED_PATHS:
             return None
         inputs = doc["inputs"]
         if "checkpoint_at" in inputs or len(inputs["groups"]) != 1:
@@ -522,8 +536,8 @@ class _KerasAdapterBase:
                json.dumps(step_lrs(doc)))
         if form == EAGER:
             key += (len(doc["steps"]),)
-        if doc["algorithm"] == "nadam":
-            key += (impl.dtype,)
+        if doc["algorithm"] == "nadam" or backend == "torch":
+            key += (impl.dtype,)  # Nadam's _u_product; torch's foreach kernels group tensors by dtype
         return key
 
     def run_batch(self, items: list) -> list:
@@ -542,6 +556,9 @@ class _KerasAdapterBase:
         """One-step mode (reference/onestep.py): ``doc`` carries, per step, the state to inject."""
         if doc["kind"] != "optimizer":
             raise Unsupported("one-step mode applies to optimizers only")
+        if impl.code_path == "torch-compiled":
+            raise Unsupported("one-step mode is not offered for torch-compiled (a compilation of about 2 s per "
+                              "case: the trajectory mode checks the compiled step)")
         form = self._check(doc, impl)
         flavour = self.flavour_for(impl.code_path)
         return AdapterRun(_OptimizerRun(doc, impl, flavour, self.name, form).run_one_step(), mode="one-step",
@@ -754,6 +771,13 @@ class _OptimizerRun:
                     variable.assign(value)
 
             return apply
+        if self.form == "compiled":
+            import torch
+
+            # one compilation per optimizer, as a Keras model compiles its train step once: dynamo
+            # would stop compiling this code after its recompilation limit
+            torch._dynamo.reset()
+            return torch.compile(lambda grads: opt.apply(grads, variables))
         raise Unsupported(f"unknown form {self.form!r}")
 
     def feed(self, array):

@@ -185,6 +185,8 @@ def cmd_trajectory(args) -> int:
             raise UserError(f"{PROG} trajectory: --set expects NAME=VALUE, got {item!r}")
         name, value = item.split("=", 1)
         overrides[name.strip()] = value.strip()
+    _check_supported(alg, profile, overrides)
+    filled = _required_filled(alg, profile, overrides)
     digits = args.digits
     with precision(args.dps):
         h = alg.resolve(profile.name, overrides, where=f"{alg.name} [{profile.name}]")
@@ -233,10 +235,13 @@ def cmd_trajectory(args) -> int:
         hyper = {k: _json_hyper(v, digits) for k, v in h.items()}
     if args.json:
         doc = {"algorithm": alg.name, "profile": profile.name, "semantics": dict(profile.semantics),
-               "axes": chosen, "effects": effects, "hyper": hyper, "steps": out_steps}
+               "axes": chosen, "effects": effects, "hyper": hyper, "required_filled": filled,
+               "notes": _required_notes(profile, filled), "steps": out_steps}
         json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
+    for note in _required_notes(profile, filled):
+        print(f"note: {note}", file=sys.stderr)
     semantics = ", ".join(f"{k}={v}" for k, v in profile.semantics.items())
     print(f"{alg.name} [{_profile_label(alg, profile, chosen)}] {semantics}")
     if args.effects:
@@ -250,6 +255,31 @@ def cmd_trajectory(args) -> int:
             extras = "".join(f"  {k}={v}" for k, v in s.items() if k not in ("t", "lr"))
             print(f"k={s['t']:<4} lr={s['lr']}{extras}")
     return 0
+
+
+def _check_supported(alg, profile, overrides: dict) -> None:
+    """An explicit --set of a hyperparameter the profile's framework has no argument for is a
+    UserError naming the value the framework is fixed at."""
+    from optconform.reference.catalog import default_of
+
+    for name in overrides:
+        if name in alg.hypers and name in profile.unsupported:
+            raise UserError(f"{PROG} trajectory: {profile.framework or profile.name} {alg.name} has no {name} "
+                            f"argument (profile {profile.name}: fixed at {default_of(alg, profile, name)}); "
+                            f"leave out --set {name}, or use --profile spec")
+
+
+def _required_filled(alg, profile, overrides: dict) -> dict:
+    """{name: value} of the hyperparameters the profile's framework requires (no default there) that
+    --set does not give: the spec's default is used (as JSON)."""
+    from optconform.reference.catalog import default_of, required
+
+    return {n: default_of(alg, profile, n) for n in alg.hypers if required(profile, n) and n not in overrides}
+
+
+def _required_notes(profile, filled: dict) -> list:
+    return [f"{n}: required by {profile.framework or profile.name} (no default there), the spec default {v} used; "
+            f"give --set {n}=VALUE" for n, v in filled.items()]
 
 
 def _json_hyper(v, digits):
@@ -685,6 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
                              optconform divergences --json catalog.json
                              optconform divergences adam --from torch --to keras
                              optconform divergences cosine --from torch --to optax --json -
+                             optconform divergences adamw --from torch --to optax --confirm
                            """))
     p.add_argument("algorithms", nargs="*", metavar="ALGORITHM", help="only these algorithms (default: all)")
     p.add_argument("--from", dest="source", metavar="FRAMEWORK", help="porting guide: the framework ported from")
@@ -692,6 +723,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the catalog (or the guide) as JSON ('-': standard output)")
     p.add_argument("--vectors", metavar="DIR", help="list the vectors of DIR that separate each axis "
                                                     "(default: the shipped vectors)")
+    p.add_argument("--confirm", action="store_true",
+                   help="porting guide: run each statement that a target setting reproduces the source (and the "
+                        "'nothing changed' difference) on the installed frameworks too, float64 on their default "
+                        "code paths, and report the measured difference beside the reference's prediction")
     p.add_argument("--no-cache", action="store_true", help="compute everything again, write no cache")
     p.set_defaults(func=cmd_divergences)
 

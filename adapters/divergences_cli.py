@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from optconform.reference import UserError
-from optconform.reference.catalog_page import REGIME_LABEL, size, sizes_cells
+from optconform.reference.catalog_page import REGIME_LABEL, _cell, hyper_cell, size, sizes_cells
 
 PROG = "optconform divergences"
 VERDICT = {"exact": "exactly", "approximately": "approximately", "not_at_all": "not at all",
@@ -52,9 +52,10 @@ def guide_markdown(g: dict, regimes: list) -> str:
         lines += ["### Hyperparameters", "", f"| canonical | {src['profile']} | {dst['profile']} | to do |",
                   "|---|---|---|---|"]
         for h in rows:
-            a = f"`{h['from']}` = {h['from_default']}" if h["from"] else f"— (fixed {h['from_default']})"
-            b = f"`{h['to']}` = {h['to_default']}" if h["to"] else f"— (fixed {h['to_default']})"
-            lines.append(f"| `{h['name']}` | {a} | {b} | {h['status']} |")
+            a, b = (hyper_cell({"keyword": h[side], "default": h[f"{side}_default"], "supported": h[side] is not None,
+                                "value": h.get(f"{side}_value", h[f"{side}_default"]),
+                                "required": h.get(f"{side}_required", False)}) for side in ("from", "to"))
+            lines.append(f"| `{h['name']}` | {_cell(a)} | {_cell(b)} | {h['status']} |")
         lines.append("")
     lines += ["### Semantic differences", ""]
     if not g["axes"]:
@@ -96,13 +97,20 @@ def guide_markdown(g: dict, regimes: list) -> str:
     f64 = g.get("float64")
     if f64 is not None:
         worst = max([v for row in f64["float64"].values() for v in row.values() if isinstance(v, float)], default=0.0)
-        if f64["verdict"] == "up_to_rounding":
-            lines.append(f"- in float64 (every operation rounded to 53 bits, declared precision effects applied): "
+        at = ", ".join(f"{k} = {v}" for k, v in f64.get("hyper", {}).items())
+        at = f" at the source's values with {at}" if at else " at the source's values"
+        if f64["verdict"] == "differ":
+            exact = max([v for row in f64["exact"].values() for v in row.values() if isinstance(v, float)], default=0.0)
+            lines.append(f"- in float64: not compared: {at.strip()} the two differ in exact arithmetic already "
+                         f"(up to {size(exact)} relative), a semantic difference")
+        elif f64["verdict"] == "up_to_rounding":
+            lines.append(f"- in float64 (every operation rounded to 53 bits, declared precision effects applied){at}: "
                          + ("bit-identical parameters" if worst == 0 else
                             f"equal up to rounding, at most {size(worst)} relative"))
         else:
             why = ", ".join(f"{n} in {a} / {b}" for n, (a, b) in f64["precision_differs"].items())
-            lines.append(f"- in float64 the two differ by up to {size(worst)} relative: equal in exact arithmetic only"
+            lines.append(f"- in float64{at} the two differ by up to {size(worst)} relative: equal in exact arithmetic "
+                         "only, the float64 difference comes from the arithmetic"
                          + (f" (declared precision: {why})" if why else ""))
     for side, label in (("from", "source"), ("to", "target")):
         for e in g["precision"][side]:
@@ -113,12 +121,54 @@ def guide_markdown(g: dict, regimes: list) -> str:
         lines.append("")
         lines.append("Relative difference of the parameters after t = 1 / 10 / 100 steps, exact reference; "
                      + "; ".join(f"*{REGIME_LABEL.get(k, k)}*: {v}" for k, v in _regime_docs().items()) + ".")
+    if "confirm" in g:
+        lines += ["", confirm_markdown(g, regimes)]
     if "index" in g:
         lines += ["", "### Index convention", "",
                   f"- source ({src['profile']}): {g['index']['from']}",
                   f"- target ({dst['profile']}): {g['index']['to']}",
                   "- both give update k the value the reference computes at k (k = 0 the first update)."]
     return "\n".join(lines) + "\n"
+
+
+CONFIRM_VERDICT = {"agree": "agree", "disagree": "DISAGREE", "not_installed": "not installed", "not_run": "not run"}
+
+
+def _side_label(side: dict) -> str:
+    if side["framework"] == "spec":
+        return "the reference (spec)"
+    if not side["available"]:
+        return f"{side['framework']} (not installed)"
+    effects = ", ".join(f"{k} in {v}" for k, v in side.get("effects", {}).items())
+    return f"{side['framework']} `{side['code_path']}`" + (f" (declared: {effects})" if effects else "")
+
+
+def confirm_markdown(g: dict, regimes: list) -> str:
+    """The ``--confirm`` section: per statement, the frameworks' measured difference beside the
+    reference's prediction (adapters/porting_confirm.py)."""
+    c = g["confirm"]
+    kind = g["kind"]
+    lines = ["### Confirmed on the frameworks", "",
+             f"Each statement run on the installed frameworks ({c['dtype']}, {c['device']}, default code paths) on "
+             "the scenario above; *predicted*: the exact reference's difference of the two runs, *measured*: the "
+             "frameworks'. *agree*: each framework's run is its own profile's exact trajectory within the bound "
+             f"of spec/tolerance.md, so the measured difference is the predicted one up to rounding ({c['seconds']} s).",
+             ""]
+    for e in c["checks"]:
+        head = (f"- **{e['statement']}** ({e['claim']}): {_side_label(e['from'])} → {_side_label(e['to'])}: "
+                f"**{CONFIRM_VERDICT[e['verdict']]}**")
+        parts = []
+        for r in (regimes if kind == "optimizer" else ["lr"]):
+            if r not in e["predicted"]:
+                continue
+            pred = " / ".join(size(v) for v in e["predicted"][r].values())
+            meas = " / ".join(size(v) for v in e["measured"][r].values()) if r in e["measured"] else "—"
+            if r in e.get("predicted_effects", {}):
+                pred += " (declared effects applied: " + " / ".join(size(v) for v in e["predicted_effects"][r].values()) + ")"
+            label = REGIME_LABEL.get(r, r) if kind == "optimizer" else "learning rates"
+            parts.append(f"{label} predicted {pred}, measured {meas}")
+        lines.append(head + (": " + "; ".join(parts) if parts else "") + (f" — {e['note']}" if e["note"] else "") + ".")
+    return "\n".join(lines)
 
 
 def _regime_docs() -> dict:
@@ -195,6 +245,8 @@ def cmd_divergences(args) -> int:
     names = [get(n).name for n in args.algorithms]
     if (args.source is None) != (args.target is None):
         raise UserError(f"{PROG}: the porting guide needs both --from and --to")
+    if getattr(args, "confirm", False) and args.source is None:
+        raise UserError(f"{PROG}: --confirm confirms a porting guide: give --from and --to")
     cache = Cache(enabled=not args.no_cache)
     if args.source is not None:
         if len(names) != 1:
@@ -204,6 +256,10 @@ def cmd_divergences(args) -> int:
         doc = cache.get(f"guide:{names[0]}:{args.source}:{args.target}",
                         lambda: guide(names[0], args.source, args.target))
         cache.save()
+        if getattr(args, "confirm", False):
+            from .porting_confirm import confirm
+
+            doc = dict(doc, confirm=confirm(doc))
         if args.json:
             _write_json(args.json, doc)
         if args.json != "-":

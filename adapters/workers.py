@@ -627,3 +627,49 @@ class Pool:
         extra = ", ".join(x for x in (detail, f"in {where}" if where else "") if x)
         killed(w, f"the worker process died ({cause}) while running this case" + (f" ({extra})" if extra else ""),
                [f"worker output before it died:\n{tail}" if tail else ""])
+
+
+# --- one function in a process started with a given environment ------------------------------------
+
+
+_EXECUTORS: dict = {}
+
+
+def _start_worker(env: dict, quiet: bool) -> None:
+    """A worker's initializer: ``env`` set before anything imports a framework; when ``quiet``, the
+    frameworks' log levels lowered and its output (TensorFlow's C++ logging writes to the
+    descriptors) dropped."""
+    os.environ.update(env)
+    if quiet:
+        quiet_environment()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+
+
+def satisfied(env: dict) -> bool:
+    """Whether this process already has ``env``."""
+    return all(os.environ.get(k) == v for k, v in env.items())
+
+
+def call_in(env: dict, fn, *args, quiet: bool = True):
+    """``fn(*args)`` here when this process has ``env``, else in a worker process spawned with it
+    and kept for the process's life (``fn`` importable by module and name, its arguments and result
+    picklable): how a command reaches a code path that needs another environment (Keras fixes its
+    backend at import). ``quiet``: the function's output is dropped (here: captured_output)."""
+    if satisfied(env):
+        if not quiet:
+            return fn(*args)
+        with captured_output():
+            return fn(*args)
+    key = (tuple(sorted(env.items())), quiet)
+    if key not in _EXECUTORS:
+        import atexit
+        import concurrent.futures
+        import multiprocessing
+
+        _EXECUTORS[key] = executor = concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(env, quiet))
+        atexit.register(executor.shutdown, cancel_futures=True)
+    return _EXECUTORS[key].submit(fn, *args).result()

@@ -32,9 +32,12 @@ second run reads it.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
+import operator
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,12 +268,51 @@ def axis_rows(alg: Algorithm) -> list:
 
 
 def keyword(profile: Profile, name: str) -> str | None:
-    """The framework's keyword for a canonical hyperparameter (None where the profile lacks it)."""
+    """The framework's name for a canonical hyperparameter as the profile declares it (None where
+    the profile lacks it): a keyword, or text such as ``decay_rate (= −beta2_decay)`` (see
+    :func:`argument`)."""
     if name in profile.unsupported:
         return None
     if profile.name == "spec":
         return name
     return profile.names.get(name, name)
+
+
+_DERIVED = re.compile(r"^([A-Za-z_]\w*) \(= ([^:()]+)(?::[^()]*)?\)$")
+
+
+def argument(profile: Profile, name: str) -> tuple:
+    """(keyword, expression) of a canonical hyperparameter: a declared name ``KW (= EXPR[: note])``
+    says the framework's keyword KW takes EXPR, an expression in canonical hyperparameters (optax's
+    ``decay_rate (= −beta2_decay)``: decay_rate = 0.8 where β₂'s exponent c = −0.8); any other name
+    is the keyword itself (expression None). (None, None) where the profile lacks it."""
+    kw = keyword(profile, name)
+    m = _DERIVED.match(kw) if kw else None
+    return (m.group(1), m.group(2).strip()) if m else (kw, None)
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def evaluate(expression: str, values: dict):
+    """An arithmetic expression (+ − * /, parentheses, numbers) in the hyperparameters ``values``."""
+    from .errors import UserError
+    from .numeric import to_mpf
+
+    def walk(node):
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](walk(node.left), walk(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)
+        if isinstance(node, ast.Name) and node.id in values:
+            return values[node.id]
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return to_mpf(repr(node.value))
+        raise UserError(f"expression {expression!r}: only hyperparameters, numbers and + - * / are allowed")
+
+    return walk(ast.parse(expression.replace("−", "-").replace("·", "*"), mode="eval"))
 
 
 def default_of(alg: Algorithm, profile: Profile, name: str):
@@ -281,24 +323,53 @@ def default_of(alg: Algorithm, profile: Profile, name: str):
         return encode_hyper(h.parse(raw))
 
 
+def required(profile: Profile, name: str) -> bool:
+    """Whether the framework's constructor has no default for the hyperparameter (``required``)."""
+    return name in profile.required and name not in profile.unsupported
+
+
+def framework_value(alg: Algorithm, profile: Profile, name: str, values: dict | None = None):
+    """The value the framework's own keyword takes (JSON) for canonical ``values`` (default: the
+    profile's defaults): the canonical value, or its declared expression evaluated
+    (:func:`argument`)."""
+    _, expression = argument(profile, name)
+    if values is None:
+        values = {n: default_of(alg, profile, n) for n in alg.hypers}
+    if expression is None:
+        return values[name]
+    with precision():
+        parsed = {n: alg.hypers[n].parse(v) for n, v in values.items()}
+        return encode_hyper(evaluate(expression, parsed))
+
+
 def hyper_rows(alg: Algorithm) -> list:
+    """Per canonical hyperparameter, every profile's ``keyword`` (the framework's own name; with
+    ``expression`` where it takes a function of canonical values), ``default`` (canonical),
+    ``value`` (what the framework's keyword takes at that default), ``required`` (no default in the
+    framework: the value shown is the spec's, used when a run needs one) and ``supported``."""
     rows = []
     for name, h in alg.hypers.items():
-        per = {p.name: {"keyword": keyword(p, name), "default": default_of(alg, p, name),
-                        "supported": name not in p.unsupported} for p in alg.profiles.values()}
-        supported = [v for v in per.values() if v["supported"]]
+        per = {}
+        for p in alg.profiles.values():
+            kw, expression = argument(p, name)
+            per[p.name] = {"keyword": kw, "expression": expression, "default": default_of(alg, p, name),
+                           "value": framework_value(alg, p, name) if kw is not None else None,
+                           "required": required(p, name), "supported": name not in p.unsupported}
+        defaults = [v for v in per.values() if v["supported"] and not v["required"]]
         rows.append({
             "name": name, "doc": h.doc, "spec": per["spec"]["default"], "profiles": per,
-            "defaults_differ": len({json.dumps(v["default"]) for v in supported}) > 1,
+            "defaults_differ": len({json.dumps(v["default"]) for v in defaults}) > 1
+            or any(v["required"] for v in per.values()),
             "names_differ": len({v["keyword"] for k, v in per.items() if v["supported"] and k != "spec"}) > 1,
         })
     return rows
 
 
 def _defaults_differ(alg: Algorithm, a: Profile, b: Profile) -> list:
+    """The hyperparameters both profiles take, with a default on both sides, whose defaults differ."""
     out = []
     for name in alg.hypers:
-        if name in a.unsupported or name in b.unsupported:
+        if name in a.unsupported or name in b.unsupported or required(a, name) or required(b, name):
             continue
         da, db = default_of(alg, a, name), default_of(alg, b, name)
         if da != db:
@@ -369,16 +440,18 @@ def _float64_effects(alg: Algorithm, profile: Profile, case) -> dict:
     return {**{n: "float64" for n in real_hypers(case)}, **precision_effects(profile, None, "float64")}
 
 
-def _equivalence_runs(alg: Algorithm, profile: Profile, hyper: dict, bits: int | None) -> list:
-    """The profile's semantics at the spec's hyperparameters (``hyper`` on top), every regime; with
-    ``bits``, emulated in that format with its declared precision effects."""
-    spec = alg.profiles["spec"]
+def _equivalence_runs(alg: Algorithm, profile: Profile, hyper: dict, bits: int | None,
+                      base: Profile | None = None) -> list:
+    """The profile's semantics at the spec's hyperparameters (a schedule: its probe values), or at
+    ``base``'s defaults where given, ``hyper`` on top; every regime; with ``bits``, emulated in that
+    format with its declared precision effects."""
+    spec = base or alg.profiles["spec"]
     runner = with_semantics(spec, profile.semantics)
     runner = dataclasses.replace(runner, precision=profile.precision)
     out = []
     with precision():
-        if alg.kind == "schedule":
-            cases = [schedule_run_case(alg, runner, False)]
+        if alg.kind == "schedule":  # the probe values, or base's own values
+            cases = [schedule_run_case(alg, runner, base is not None, hyper if base is not None else None)]
         else:
             cases = [optimizer_run_case(alg, runner, r, True, hyper) for r in REGIMES]
         for case in cases:
@@ -427,15 +500,29 @@ def _precision_differs(a: Profile, b: Profile) -> dict:
             if pa.get(n, "float64") != pb.get(n, "float64")}
 
 
-def float64_agreement(alg: Algorithm, a: Profile, b: Profile) -> dict:
-    """Whether two profiles that agree in exact arithmetic still agree in float64 (the equivalence
-    check of :func:`equivalence_rows` for one pair): {"verdict", "float64"}."""
+def float64_agreement(alg: Algorithm, a: Profile, b: Profile, base: Profile | None = None) -> dict:
+    """Whether two profiles agree in float64 at ``base``'s hyperparameters (default: the spec's),
+    with every feature switched on (its probe value) except the features of the axes on which they
+    differ, which would measure that semantic difference, not rounding: {"verdict", "float64",
+    "hyper", "precision_differs"}.
+
+    The exact runs come first: if they differ at these hyperparameters the verdict is ``differ``
+    (with their exact sizes in ``exact``): no rounding statement can be made. Else, as in
+    :func:`equivalence_rows`, ``up_to_rounding`` when the float64 runs stay within
+    :func:`rounding_limit`, ``exact_only`` when they do not (declared precision effects)."""
+    differing = {alg.active_when.get(x) for x in alg.axes if a.semantics[x] != b.semantics[x]}
     hyper = {}
     for axis in alg.axes:
-        hyper.update(_feature_probe(alg, axis))
-    sizes = _f64_sizes(alg, _equivalence_runs(alg, a, hyper, FLOAT64_BITS), _equivalence_runs(alg, b, hyper, FLOAT64_BITS))
+        hyper.update({k: v for k, v in _feature_probe(alg, axis).items() if k not in differing})
+    shown = {k: encode_hyper(alg.hypers[k].parse(alg.hypers[k].probe if v == "probe" else v)) for k, v in hyper.items()}
+    ea, eb = _equivalence_runs(alg, a, hyper, None, base), _equivalence_runs(alg, b, hyper, None, base)
+    if any(x is not None and y is not None and any(_differ(xr, yr) for xr, yr in zip(x, y)) for x, y in zip(ea, eb)):
+        return {"verdict": "differ", "float64": {}, "exact": _f64_sizes(alg, ea, eb), "hyper": shown,
+                "precision_differs": _precision_differs(a, b)}
+    sizes = _f64_sizes(alg, _equivalence_runs(alg, a, hyper, FLOAT64_BITS, base),
+                       _equivalence_runs(alg, b, hyper, FLOAT64_BITS, base))
     return {"verdict": "up_to_rounding" if _within_rounding(alg, sizes) else "exact_only", "float64": sizes,
-            "precision_differs": _precision_differs(a, b)}
+            "hyper": shown, "precision_differs": _precision_differs(a, b)}
 
 
 def equivalence_rows(alg: Algorithm) -> list:

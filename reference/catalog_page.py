@@ -69,6 +69,17 @@ def _value(v) -> str:
     return str(v)
 
 
+def hyper_cell(c: dict, spec: bool = False) -> str:
+    """One profile's cell of a hyperparameter: ``keyword`` = the framework's own value (``required``
+    where its constructor has no default), or ``— (fixed v)`` where it lacks the hyperparameter."""
+    if not c["supported"]:
+        return f"— (fixed {_value(c['default'])})"
+    if spec:
+        return _value(c["default"])
+    value = "required" if c.get("required") else _value(c.get("value", c["default"]))
+    return f"`{c['keyword']}` = {value}"
+
+
 def algorithm_section(entry: dict, regimes: list, level: int = 2) -> str:
     h = "#" * level
     kind = entry["kind"]
@@ -95,12 +106,7 @@ def algorithm_section(entry: dict, regimes: list, level: int = 2) -> str:
             cells = []
             for p in profiles:
                 c = r["profiles"][p]
-                if not c["supported"]:
-                    cells.append(f"— (fixed {_value(c['default'])})")
-                elif p == "spec":
-                    cells.append(_value(c["default"]))
-                else:
-                    cells.append(f"`{c['keyword']}` = {_value(c['default'])}")
+                cells.append(hyper_cell(c, p == "spec"))
             lines.append(f"| `{r['name']}` | " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
     if any(d["axes"] or d["defaults"] for d in entry["differences"]):

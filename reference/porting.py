@@ -25,16 +25,14 @@ profile, and every profile of the target framework is a candidate API.
 """
 from __future__ import annotations
 
-import ast
-import operator
 import re
 import tomllib
 
-from .catalog import (_defaults_differ, _feature_probe, default_of, finite_only, keyword, largest, measure,
-                      run_case, with_semantics)
+from .catalog import (_defaults_differ, _feature_probe, argument, default_of, evaluate, finite_only,
+                      framework_value, keyword, largest, measure, required, run_case, with_semantics)
 from .errors import UserError
 from .model import AXES_FILE, PROFILE_DIR, Algorithm, Profile, encode_hyper, get
-from .numeric import precision, to_decimal, to_mpf
+from .numeric import precision, to_decimal
 
 ALIASES = {"pytorch": "torch", "jax": "optax", "tensorflow": "tf_keras", "tf": "tf_keras", "tf.keras": "tf_keras",
            "keras3": "keras", "paper": "spec"}
@@ -97,27 +95,6 @@ def port_rules(alg: Algorithm, axis: str) -> list:
     return list(local.get(axis, {}).get("port", []))
 
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-
-
-def evaluate(expression: str, values: dict):
-    """An arithmetic expression (+ − * /, parentheses, numbers) in the hyperparameters ``values``."""
-    def walk(node):
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            return _OPS[type(node.op)](walk(node.left), walk(node.right))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -walk(node.operand)
-        if isinstance(node, ast.Name) and node.id in values:
-            return values[node.id]
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return to_mpf(repr(node.value))
-        raise UserError(f"port expression {expression!r}: only hyperparameters, numbers and + - * / are allowed")
-
-    return walk(ast.parse(expression, mode="eval"))
-
-
 # --- constructor calls ---------------------------------------------------------------------------
 
 
@@ -142,10 +119,10 @@ def call(alg: Algorithm, profile: Profile, values: dict) -> dict:
     {"code": text, "elsewhere": [lines for hyperparameters that are not a keyword]}."""
     args, groups, elsewhere = [], {}, []
     for name in alg.hypers:
-        kw = keyword(profile, name)
+        kw, _ = argument(profile, name)
         if kw is None or name not in values:
             continue
-        value = values[name]
+        value = framework_value(alg, profile, name, values)
         m = re.fullmatch(r"([A-Za-z_]\w*)\[(\d+)\]", kw)
         if re.fullmatch(r"[A-Za-z_]\w*", kw):
             args.append(f"{kw}={_literal(value)}")
@@ -170,11 +147,19 @@ def call(alg: Algorithm, profile: Profile, values: dict) -> dict:
 
 
 def hyper_rows(alg: Algorithm, src: Profile, dst: Profile) -> list:
+    """Per canonical hyperparameter: each side's keyword (``from``/``to``), canonical default, the
+    value its own keyword takes (``from_value``/``to_value``), whether its constructor requires it,
+    and what to do (``status``)."""
     rows = []
     for name in alg.hypers:
-        ks, kd = keyword(src, name), keyword(dst, name)
+        ks, kd = argument(src, name)[0], argument(dst, name)[0]
         ds, dd = default_of(alg, src, name), default_of(alg, dst, name)
-        if ks is None and kd is None:
+        if kd is not None and required(dst, name):
+            status = "required by the target: pass the source's value" if ks is not None else \
+                "required by the target: pass the source's fixed value"
+        elif ks is not None and required(src, name):
+            status = "required by the source: pass the same value"
+        elif ks is None and kd is None:
             status = "neither has it"
         elif kd is None:
             status = "target lacks it" if ds != dd else "target lacks it (fixed at the source's default)"
@@ -187,7 +172,10 @@ def hyper_rows(alg: Algorithm, src: Profile, dst: Profile) -> list:
             status = "renamed"
         else:
             status = "same"
-        rows.append({"name": name, "from": ks, "to": kd, "from_default": ds, "to_default": dd, "status": status})
+        rows.append({"name": name, "from": ks, "to": kd, "from_default": ds, "to_default": dd,
+                     "from_value": framework_value(alg, src, name) if ks is not None else None,
+                     "to_value": framework_value(alg, dst, name) if kd is not None else None,
+                     "from_required": required(src, name), "to_required": required(dst, name), "status": status})
     return rows
 
 
@@ -256,7 +244,7 @@ def axis_rows(alg: Algorithm, src: Profile, dst: Profile, candidates: list) -> l
                 # checked at the probe values (a floor of 0 or λ = 0 would make any rule exact)
                 residual = measure(alg, (changed, False, {**probe, **override}), (src, False, probe))
                 row["rule"] = {"set": override, "expressions": rule["set"], "note": rule.get("note", ""),
-                               "keywords": {k: keyword(dst, k) or k for k in override},
+                               "keywords": {k: argument(dst, k)[0] or k for k in override},
                                "checked_at": {k: encode_hyper(v) for k, v in
                                               _hyper_values(alg, src, probe, False).items()
                                               if any(k in str(e) for e in rule["set"].values())},
@@ -300,7 +288,8 @@ def guide(name: str, source: str, target: str) -> dict:
     src, _ = resolve(alg, source, "--from")
     dst, candidates = resolve(alg, target, "--to")
     src_values = {n: default_of(alg, src, n) for n in alg.hypers}
-    dst_values = {n: default_of(alg, dst, n) for n in alg.hypers}
+    passed = _required_passed(alg, src, dst)
+    dst_values = {**{n: default_of(alg, dst, n) for n in alg.hypers}, **passed}
     translated_values = {n: (src_values[n] if keyword(dst, n) is not None else dst_values[n]) for n in alg.hypers}
     finite_axes = [a for a in alg.axes if src.semantics[a] != dst.semantics[a] and not finite_only(alg, a)]
     defaults = _defaults_differ(alg, src, dst)
@@ -313,7 +302,7 @@ def guide(name: str, source: str, target: str) -> dict:
                   "to_defaults": call(alg, dst, dst_values)},
         "hyper": hyper_rows(alg, src, dst),
         "axes": axis_rows(alg, src, dst, candidates),
-        "unchanged": measure(alg, (dst, True, {}), (src, True, {})) if finite_axes or defaults else None,
+        "unchanged": measure(alg, (dst, True, passed), (src, True, {})) if finite_axes or defaults else None,
         "translated": measure(alg, (with_semantics(src, dst.semantics), True, {}), (src, True, {}))
         if finite_axes else None,
     }
@@ -323,11 +312,75 @@ def guide(name: str, source: str, target: str) -> dict:
     if out["translated"] is None or largest(out["translated"]) == 0.0:
         from .catalog import float64_agreement
 
-        out["float64"] = float64_agreement(alg, src, dst)
+        out["float64"] = float64_agreement(alg, src, dst, base=src)
     out["precision"] = {side: [{"hypers": list(e.hypers), "dtype": e.dtype, "where": e.where, "note": e.note}
                                for e in prof.precision] for side, prof in (("from", src), ("to", dst))}
     out["verdict_at_defaults"] = overall(out, at_defaults=True)
     out["verdict"] = overall(out)
+    out["checks"] = checks(alg, src, dst, out)
+    return out
+
+
+def _required_passed(alg: Algorithm, src: Profile, dst: Profile) -> dict:
+    """The source's values of the hyperparameters the target requires (no default there): what a
+    port passes even when it changes nothing else."""
+    return {n: default_of(alg, src, n) for n in alg.hypers if required(dst, n)}
+
+
+# --- what the adapters can confirm ----------------------------------------------------------------
+
+
+def _run(profile: Profile, use_defaults: bool, hyper: dict) -> dict:
+    return {"profile": profile.name, "use_defaults": use_defaults, "hyper": dict(hyper)}
+
+
+def _source_values(alg: Algorithm, src: Profile, target: Profile, extra: dict, use_defaults: bool) -> dict:
+    """The source run's resolved hyperparameters (its defaults or the probes, then ``extra``) that
+    ``target`` takes, as JSON: what the port passes to the target."""
+    values = _hyper_values(alg, src, extra, use_defaults)
+    return {k: encode_hyper(v) for k, v in values.items() if keyword(target, k) is not None}
+
+
+def checks(alg: Algorithm, src: Profile, dst: Profile, g: dict) -> list:
+    """The guide's statements that a setting of the target reproduces the source (and the
+    "nothing changed" difference), each as the pair of runs that tests it on the guide's scenario
+    (reference/catalog.py's measurement cases): {"id", "statement", "claim", "from", "to"}, a run
+    being {"profile", "use_defaults", "hyper"} (reference.catalog.run_case's arguments). The
+    adapters run both on the real frameworks (optconform.adapters.porting_confirm)."""
+    out = [{"id": "unchanged", "statement": "nothing changed (names translated, the target's defaults)",
+            "claim": "measured", "from": _run(src, True, {}),
+            "to": _run(dst, True, _required_passed(alg, src, dst))}]
+    if not g["translated"] or largest(g["translated"]) == 0.0:
+        out.append({"id": "translated", "statement": "target, same math: the source's values passed",
+                    "claim": "exactly", "from": _run(src, True, {}),
+                    "to": _run(dst, True, _source_values(alg, src, dst, {}, True))})
+    profiles = alg.profiles
+    for row in g["axes"]:
+        if row["finite_only"] or row["verdict"] not in ("exact", "approximately") or row.get("residual") is None:
+            continue  # finite-only forms agree on these finite gradients; an unsupported switch: no run
+        probe = _feature_probe(alg, row["axis"])
+        claim = {"exact": "exactly", "approximately": "approximately"}[row["verdict"]]
+        for o in row["options"]:
+            target = profiles[o["profile"]]
+            out.append({"id": f"axis:{row['axis']}:{o['profile']}", "claim": "exactly",
+                        "statement": f"{row['axis']}: use profile {o['profile']} ({o['api']})",
+                        "from": _run(src, True, probe),
+                        "to": _run(target, True, _source_values(alg, src, target, probe, True))})
+        if row["options"]:
+            continue
+        rule = row["rule"]
+        if rule is not None:
+            values = {**_source_values(alg, src, dst, probe, False), **rule["set"]}
+            out.append({"id": f"axis:{row['axis']}:rule", "claim": claim,
+                        "statement": f"{row['axis']}: set " + ", ".join(f"{rule['keywords'][k]} = {e}"
+                                                                       for k, e in rule["expressions"].items()
+                                                                       if k in rule["set"]),
+                        "from": _run(src, False, probe), "to": _run(dst, False, values)})
+        else:
+            out.append({"id": f"axis:{row['axis']}", "claim": claim,
+                        "statement": f"{row['axis']}: nothing to set",
+                        "from": _run(src, True, probe),
+                        "to": _run(dst, True, _source_values(alg, src, dst, probe, True))})
     return out
 
 

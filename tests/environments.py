@@ -1,35 +1,16 @@
 """Run a function in a process started with a given environment: the tests' way to reach a code
 path that needs one this pytest process lacks (Keras on its jax or torch backend: Keras fixes its
 backend at import; harness.worker_environment says what a code path needs). One spawned worker per
-environment, kept for the session and shut down at exit."""
+environment, kept for the session and shut down at exit: adapters/workers.call_in, with the
+worker's output left on the terminal (a failing test shows it)."""
 from __future__ import annotations
 
-import atexit
-import os
+from optconform.adapters.workers import call_in as _call_in
+from optconform.adapters.workers import satisfied
 
-_EXECUTORS: dict = {}
-
-
-def _set_environment(env: dict) -> None:
-    os.environ.update(env)
-
-
-def satisfied(env: dict) -> bool:
-    """Whether this process already has ``env``."""
-    return all(os.environ.get(k) == v for k, v in env.items())
+__all__ = ["call_in", "satisfied"]
 
 
 def call_in(env: dict, fn, *args):
-    """``fn(*args)`` here when this process has ``env``, else in the worker started with it (``fn``
-    must be importable by module and name, its arguments and result picklable)."""
-    if satisfied(env):
-        return fn(*args)
-    key = tuple(sorted(env.items()))
-    if key not in _EXECUTORS:
-        import concurrent.futures
-        import multiprocessing
-
-        _EXECUTORS[key] = executor = concurrent.futures.ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_set_environment, initargs=(env,))
-        atexit.register(executor.shutdown, cancel_futures=True)
-    return _EXECUTORS[key].submit(fn, *args).result()
+    """``fn(*args)`` here when this process has ``env``, else in the worker started with it."""
+    return _call_in(env, fn, *args, quiet=False)

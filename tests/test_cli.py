@@ -93,6 +93,22 @@ def test_trajectory_schedule():
     assert [s["lr"] for s in doc["steps"]] == ["0", "0.05", "0.1"]
 
 
+def test_trajectory_says_which_value_it_used_for_a_required_hyperparameter():
+    """optax.lion(learning_rate, ...) has no default learning rate: the calculator uses the spec's
+    (Chen et al.: 1e-4) and says so, on stderr and in the JSON; --set silences it."""
+    proc = cli("trajectory", "lion", "--profile", "optax", "--params", "1", "--grads", "1", check=0)
+    assert "note: lr: required by optax (no default there), the spec default 0.0001 used" in proc.stderr
+    doc = json.loads(cli("trajectory", "lion", "--profile", "optax", "--params", "1", "--grads", "1", "--json",
+                         check=0).stdout)
+    assert doc["required_filled"] == {"lr": "0.0001"} and doc["hyper"]["lr"] == "0.0001"
+    assert doc["notes"] and "required by optax" in doc["notes"][0]
+    given = cli("trajectory", "lion", "--profile", "optax", "--set", "lr=0.5", "--params", "1", "--grads", "1",
+                "--json", check=0)
+    assert json.loads(given.stdout)["required_filled"] == {} and "note:" not in given.stderr
+    # Lion's first step is θ(1 − ηλ) − η·sign(g) (optax's λ = 0.001, decoupled): 1 − 0.0005 − 0.5 = 0.4995
+    assert json.loads(given.stdout)["steps"][0]["params"] == ["0.4995"]
+
+
 @pytest.mark.parametrize("args,fragments", [
     (("trajectory", "adamm", "--params", "1", "--grads", "1"), ["unknown algorithm 'adamm'", "did you mean 'adam'"]),
     (("trajectory", "adam", "--profile", "jax", "--params", "1", "--grads", "1"), ["no profile 'jax'"]),
@@ -120,6 +136,9 @@ def test_trajectory_schedule():
     (("trajectory", "adam", "--axis", "bias_correction=off", "--axis", "bias_correction=on", "--params", "1",
       "--grads", "1"), ["--axis bias_correction is given twice"]),
     (("trajectory", "constant", "--axis", "floor=relative"), ["constant has no semantic axis"]),
+    # optax.adafactor has no ε₂ keyword (scale_by_param_block_rms fixes min_scale at 1e-3)
+    (("trajectory", "adafactor", "--profile", "optax", "--set", "eps2=0", "--params", "1", "--grads", "1"),
+     ["optax adafactor has no eps2 argument", "fixed at 0.001"]),
     (("generate", "nosuch"), ["unknown algorithm 'nosuch'"]),
     (("generate", "--jobs", "0"), ["--jobs must be at least 1"]),
     (("frobnicate",), ["invalid choice"]),

@@ -14,6 +14,7 @@ import pytest
 
 from optconform.adapters.cli import main
 from optconform.reference import catalog as C
+from optconform.reference.catalog_page import algorithm_section
 from optconform.reference.catalog_page import main as page_main
 from optconform.reference.model import get
 from optconform.reference.numeric import precision
@@ -111,6 +112,58 @@ def test_porting_adamw_torch_to_optax_is_exact_up_to_rounding():
     assert wd["status"] == "default differs: pass it"
 
 
+def test_sgd_torch_to_optax_float64_statement_is_not_the_weight_decay_difference():
+    """torch.optim.SGD has coupled L2 decay, optax.sgd none: with λ > 0 the two differ in exact
+    arithmetic (θ − η(g + λθ) against θ − ηg), so a float64 comparison with λ on measures that
+    semantic difference, not rounding. The guide's float64 statement leaves that feature off (the
+    source's λ = 0): plain SGD in both, bit-identical; with λ on the comparison says ``differ``."""
+    g = guide("sgd", "torch", "optax")
+    assert g["float64"]["verdict"] == "up_to_rounding" and "weight_decay" not in g["float64"]["hyper"]
+    alg = get("sgd")
+    torch, optax = alg.profiles["torch"], alg.profiles["optax"]
+    assert C.float64_agreement(alg, torch, optax)["verdict"] == "up_to_rounding"
+    # Adam's ε placement (torch ε outside the root, keras ε-hat) is active at every step: no rounding claim
+    adam = get("adam")
+    f = C.float64_agreement(adam, adam.profiles["torch"], adam.profiles["keras"])
+    assert f["verdict"] == "differ" and C.largest(f["exact"]) > 0
+
+
+def test_sgd_torch_to_optax_terminal_says_no_exact_arithmetic_only(capsys):
+    code, out, _ = _run(capsys, "divergences", "sgd", "--from", "torch", "--to", "optax")
+    assert code == 0 and "equal in exact arithmetic only" not in out
+    assert "in float64 (every operation rounded to 53 bits, declared precision effects applied) at the source's " \
+           "values: bit-identical parameters" in out
+
+
+def test_required_hyperparameters_show_required_not_a_default():
+    """optax.lion(learning_rate, ...) has no default: the table says required, and optax's
+    "default" no longer makes the lr defaults of optax and keras look different."""
+    entry = C.catalog(["lion"])["algorithms"][0]
+    lr = next(r for r in entry["hyperparameters"] if r["name"] == "lr")
+    assert lr["profiles"]["optax"]["required"] and not lr["profiles"]["keras"]["required"]
+    page = algorithm_section(entry, [r.name for r in C.REGIMES])
+    assert "| `lr` | 0.0001 | `learning_rate` = required | `learning_rate` = 0.001 | `learning_rate` = 0.0001 |" in page
+    g = guide("lion", "keras", "optax")
+    row = next(h for h in g["hyper"] if h["name"] == "lr")
+    assert row["to_required"] and row["status"].startswith("required by the target")
+    # the port passes the source's learning rate: "nothing changed" then differs by optax's
+    # weight_decay = 1e-3 alone (keras 0), not by a learning rate optax does not have
+    assert "learning_rate=0.001" in g["calls"]["to_defaults"]["code"]
+
+
+def test_adafactor_optax_shows_its_own_keyword_and_value():
+    """optax.adafactor(decay_rate=0.8) is β̂₂ = 1 − t^(−0.8), torch's beta2_decay = −0.8: the table
+    and the constructor call show optax's keyword with optax's value, the negative of the canonical."""
+    entry = C.catalog(["adafactor"])["algorithms"][0]
+    row = next(r for r in entry["hyperparameters"] if r["name"] == "beta2_decay")
+    cell = row["profiles"]["optax"]
+    assert (cell["keyword"], cell["value"], cell["default"]) == ("decay_rate", "0.8", "-0.8")
+    page = algorithm_section(entry, [r.name for r in C.REGIMES])
+    assert "`decay_rate` = 0.8" in page and "(= −beta2_decay)" not in page
+    g = guide("adafactor", "torch", "optax")
+    assert "decay_rate=0.8" in g["calls"]["to"]["code"] and "beta2_decay=-0.8" in g["calls"]["from"]["code"]
+
+
 def test_porting_cosine_torch_to_optax_parts_one_update_past_the_horizon():
     """torch's CosineAnnealingLR is periodic, optax's clamped; at k = T both are at the floor, so
     the first update index that differs is T + 1. The floor η_min becomes optax's alpha = η_min/η."""
@@ -199,3 +252,52 @@ def test_terminal_guide(capsys):
 
 def test_spec_divergences_page_is_not_stale():
     assert page_main(["--check"]) == 0, "spec/divergences.md is stale: run python -m optconform.reference.catalog_page"
+
+
+# --- --confirm: the guide's statements on the real frameworks --------------------------------------
+
+
+@pytest.mark.framework("torch")
+@pytest.mark.framework("optax")
+def test_confirm_adamw_torch_to_optax_measures_what_the_reference_says():
+    """torch.optim.AdamW → optax.adamw with the source's values passed: the reference says exactly;
+    torch and optax, float64 on their default code paths, end within float64 rounding of each other
+    (twice the float64 bound of spec/tolerance.md after t steps); nothing changed (optax's
+    weight_decay = 1e-4 against torch's 1e-2), they differ by what the reference predicts."""
+    pytest.importorskip("torch")
+    pytest.importorskip("optax")
+    from optconform.adapters.porting_confirm import confirm
+
+    c = confirm(guide("adamw", "torch", "optax"))
+    checks = {e["id"]: e for e in c["checks"]}
+    same = checks["translated"]
+    assert same["claim"] == "exactly" and same["verdict"] == "agree", same["note"]
+    for regime, sizes in same["measured"].items():
+        assert C.largest({regime: same["predicted"][regime]}) == 0.0
+        for t, v in sizes.items():
+            assert v <= C.rounding_limit(int(t)), (regime, t, v)
+    unchanged = checks["unchanged"]
+    assert unchanged["verdict"] == "agree", unchanged["note"]
+    # one step of AdamW moves θ by ηλθ in the decay: (1e-2 − 1e-4)·η = 9.9e-6 relative
+    assert unchanged["predicted"]["ordinary"]["1"] == pytest.approx(9.9e-6, rel=0.01)
+    for regime, sizes in unchanged["measured"].items():
+        for t, v in sizes.items():
+            assert v == pytest.approx(unchanged["predicted"][regime][t], rel=1e-6, abs=C.rounding_limit(int(t)))
+
+
+def test_confirm_says_not_installed_for_an_unavailable_framework(monkeypatch, capsys):
+    """A framework whose adapter reports it unavailable (registry.availability) is not installed:
+    each statement says so, the reference's prediction is still given, and the command succeeds."""
+    from optconform.adapters.frameworks import optax_adapter
+    from optconform.adapters.porting_confirm import confirm
+
+    monkeypatch.setattr(optax_adapter.OptaxAdapter, "available",
+                        lambda self: (False, "jax is not installed (pip install 'optconform[jax]')"))
+    c = confirm(guide("lion", "optax", "spec"))
+    assert c["frameworks"]["optax"]["available"] is False
+    assert c["checks"] and all(e["verdict"] == "not_installed" for e in c["checks"])
+    assert all("optax is not installed here (jax is not installed" in e["note"] for e in c["checks"])
+    assert all(e["predicted"] and not e["measured"] for e in c["checks"])
+    code, out, err = _run(capsys, "divergences", "lion", "--from", "optax", "--to", "spec", "--confirm")
+    assert code == 0 and "Traceback" not in err
+    assert "optax (not installed)" in out and "**not installed**" in out

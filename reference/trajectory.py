@@ -133,7 +133,10 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Ma
             lrs = []
             for gi, (names, _) in enumerate(case.groups):
                 h = group_of[names[0]][1] if names else fx.round_hypers(case.groups[gi][1])
-                lr_t = fx.round_lr(h.lr * factors[t - 1])
+                # η_t is the exact base rate times the multiplier, then held in the framework's
+                # format: fl(η·s_t), not fl(fl(η)·s_t) (the adapters hand a framework each step's
+                # exact η_t; the two differ by an ulp of η_t where η_t is not dyadic)
+                lr_t = fx.round_lr(case.groups[gi][1].lr * factors[t - 1])
                 lrs.append(lr_t)
                 ctx = StepContext(t=t, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr,
                                   effects=fx.bind(case.groups[gi][1]))

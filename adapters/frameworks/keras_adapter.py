@@ -512,7 +512,10 @@ class _KerasAdapterBase:
             return AdapterRun(run_schedule(doc, profile, flavour, impl.dtype, form), notes=notes)
         return AdapterRun(_OptimizerRun(doc, impl, flavour, self.name, form).run(), notes=notes)
 
-    # forms whose step is compiled once per optimizer, and the backends whose batches may mix dtypes
+    # Keras 3 only: tf_keras's Nadam counts its μ-product updates in a Python counter that a
+    # tf.function over several variables bakes in (a declared finding of multi_tensor), so a batch
+    # would give every tf_keras Nadam vector that bug
+    batches = False
     BATCHED_FORMS = ("function", "xla", "jit", "eager", "compiled")
     UNBATCHED_PATHS = ("torch-eager",)  # Keras's torch optimizers eagerly: cheap per case anyway
 
@@ -522,7 +525,8 @@ class _KerasAdapterBase:
         learning rates (the parent adds the profile). Eager forms also need equal step counts (a
         step costs per variable there); Nadam's optimizer-wide _u_product takes the first
         variable's dtype, so Nadam batches within one dtype. None: the case runs alone."""
-        if mode != "trajectory" or doc["kind"] != "optimizer" or self.flavour_for(impl.code_path) is not self.flavour:
+        if not self.batches or mode != "trajectory" or doc["kind"] != "optimizer" \
+                or self.flavour_for(impl.code_path) is not self.flavour:
             return None
         backend, form = self.flavour.split(impl.code_path)
         if form not in self.BATCHED_FORMS or impl.code_path in self.UNBATCHED_PATHS:
@@ -575,6 +579,7 @@ class KerasAdapter(_KerasAdapterBase):
     name = "keras"
     framework = "keras"
     flavour = _Keras3()
+    batches = True
 
     def paths_for(self, algorithm: str, profile: str) -> list[str]:
         paths = self.code_paths(algorithm)

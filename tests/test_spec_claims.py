@@ -20,6 +20,9 @@ the exit status (0 otherwise). Commands:
 * ``python ...`` runs in a subprocess from the repository root with this interpreter (a script
   under ``benchmarks/`` that runs a framework, or ``python -c`` for plain arithmetic).
 
+A command that several blocks show (on one page or several: one ``optconform check`` or benchmark
+run backs the claims of many pages) runs once; every block is compared with that one output.
+
 A block whose info string says ``needs=torch,optax`` runs only where those frameworks are
 installed (CI installs all of them); that absence is the only reason a claim is skipped.
 """
@@ -116,6 +119,16 @@ def run(command: str) -> tuple[int, list[str]]:
     raise ValueError(f"a claim's command is 'optconform ...' or 'python ...', not {command!r}")
 
 
+_OUTPUTS: dict = {}
+
+
+def run_once(command: str) -> tuple[int, list[str]]:
+    """``run(command)``, run once per distinct command in this session."""
+    if command not in _OUTPUTS:
+        _OUTPUTS[command] = run(command)
+    return _OUTPUTS[command]
+
+
 def _pattern(shown: str) -> re.Pattern:
     return re.compile(".*".join(re.escape(part) for part in shown.split("...")))
 
@@ -142,7 +155,7 @@ def test_claim(claim: Claim):
     absent = [n for n in claim.needs if importlib.util.find_spec(MODULES[n]) is None]
     if absent:
         pytest.skip(f"{', '.join(absent)} not installed")
-    status, output = run(claim.command)
+    status, output = run_once(claim.command)
     problem = mismatch(claim.shown, output)
     if status != claim.status:
         problem = f"exit status {status}, the page claims {claim.status}" + (f"; {problem}" if problem else "")
@@ -182,3 +195,13 @@ def test_a_false_claim_fails():
     assert mismatch(("t=2 ... params=[0.9]", "t=1 ... params=[0.95]"), output) is not None
     status, output = run("optconform trajectory sgd --axis nesterov=on --params 1 --grads 1")
     assert status == 2 and mismatch(("...has no axis 'nesterov'...",), output) is None
+
+
+def test_a_command_shown_in_several_blocks_runs_once(monkeypatch):
+    """Blocks that show the same command (one framework run backing several pages) share one run."""
+    calls = []
+    monkeypatch.setattr(sys.modules[__name__], "run", lambda command: calls.append(command) or (0, ["one output"]))
+    monkeypatch.setattr(sys.modules[__name__], "_OUTPUTS", {})
+    assert run_once("python benchmarks/x.py") == run_once("python benchmarks/x.py") == (0, ["one output"])
+    assert run_once("python benchmarks/y.py") == (0, ["one output"])
+    assert calls == ["python benchmarks/x.py", "python benchmarks/y.py"]

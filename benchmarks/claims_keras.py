@@ -1,0 +1,58 @@
+"""Keras 3 (TensorFlow backend) facts the spec pages quote, one line each, with TensorFlow imported
+once: Keras's float32 casts of Python-float hyperparameters in float64 schedules and optimizers,
+``weight_decay=0.0`` against ``None`` on an infinite parameter, ``relative_step`` of Adafactor.
+
+    python benchmarks/claims_keras.py
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["KERAS_BACKEND"] = "tensorflow"  # the claims are about the TensorFlow backend
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+schedules = keras.optimizers.schedules
+
+
+def _run(optimizer, params: list[float], grads: list[list[float]]) -> list[list[float]]:
+    """The float64 parameters after each update of ``grads``."""
+    var = keras.Variable(np.array(params, dtype=np.float64), dtype="float64")
+    out = []
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(np.array(g, dtype=np.float64))], [var])
+        out.append([float(x) for x in keras.ops.convert_to_numpy(var)])
+    return out
+
+
+def main() -> None:
+    print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
+    # exponential: decay_rate (a Python float) goes through float32 even in a float64 schedule
+    value = float(schedules.ExponentialDecay(np.float64(0.1), 1, 0.95)(1))
+    print(f"ExponentialDecay(np.float64(0.1), 1, 0.95)(1) = {value!r}")
+    # cosine_restarts: alpha, t_mul and m_mul go through float32
+    value = float(schedules.CosineDecayRestarts(np.float64(0.5), 4, alpha=0.1, m_mul=0.7)(5))
+    print(f"CosineDecayRestarts(np.float64(0.5), 4, alpha=0.1, m_mul=0.7)(5) = {value!r}")
+    # sgd: weight_decay=0.0 still multiplies θ by 0·η, which turns an infinite θ into NaN
+    grads = [[1.0], [np.inf], [1.0]]
+    for wd in (0.0, None):
+        steps = _run(keras.optimizers.SGD(learning_rate=0.5, weight_decay=wd), [1.0], grads)
+        print(f"SGD weight_decay={wd}: params after steps 1-3 {[s[0] for s in steps]}")
+    # adagrad: initial_accumulator_value=0.1 builds a float64 accumulator through float32
+    opt = keras.optimizers.Adagrad()
+    var = keras.Variable(np.ones(1), dtype="float64")
+    opt.build([var])
+    print(f"Adagrad float64 accumulator starts at {float(opt._accumulators[0].numpy()[0])!r}")
+    # adafactor: relative_step=False computes the same steps (ρ_t = min(lr, 1/√t) either way)
+    grads = [[0.5, -0.25], [0.5, -0.25], [0.5, -0.25]]
+    runs = {flag: _run(keras.optimizers.Adafactor(learning_rate=1.0, relative_step=flag), [2.0, 1.0], grads)
+            for flag in (True, False)}
+    for flag, steps in runs.items():
+        print(f"Adafactor learning_rate=1 relative_step={flag}: params after step 3 {steps[-1]}")
+    print(f"Adafactor relative_step True and False identical: {runs[True] == runs[False]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,8 +9,10 @@ its worker; Keras runs each backend in its own), and prints, sorted by case id,
     <case id> <verdict>[ (declared finding)] max_ulp=<u> max_rel=<r>[: <first line of the message>]
 
 then, for each algorithm x profile x code path x dtype, the largest relative error of its cases
-(max |got − exact| / |exact| over every value the checker compares, ``max_rel``), and the summary
-line of ``check``. Where a case fails, its message names the step, the value, what the framework
+(max |got − exact| / |exact| over every value the checker compares, ``max_rel``), where cases fail
+the range of their first failing steps and of the relative error |got − exact| / |exact| of the
+value each failure message names (the first value past the bound), and the summary line of
+``check``. Where a case fails, its message names the step, the value, what the framework
 gave and the exact value. Exit status as ``check``'s: 0 when every case conforms (declared findings
 included), 1 otherwise, 2 for a selection that cannot run.
 
@@ -21,11 +23,29 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 from optconform.adapters.cli import main as cli_main
+
+
+FAILURE = re.compile(r"got (?P<got>\S+), exact (?P<exact>\S+) ")  # the checker's failure message
+
+
+def _first_failure(case: dict):
+    """(step, relative error) of the value a failing case's message names, or None."""
+    found = FAILURE.search(case.get("message") or "") if case["verdict"] == "fail" else None
+    if not found or case.get("first_failing_step") is None:
+        return None
+    try:
+        got, exact = float(found["got"]), float(found["exact"])
+    except ValueError:
+        return None
+    if exact == 0 or got != got:
+        return None
+    return case["first_failing_step"], abs(got - exact) / abs(exact)
 
 
 def _number(value) -> float:
@@ -52,14 +72,22 @@ def main(argv=None) -> int:
         doc = json.loads(report.read_text(encoding="utf-8"))
     cases = sorted(doc["cases"], key=lambda c: c["id"])
     largest: dict = {}
+    failures: dict = {}
     for case in cases:
         print(_line(case))
         key = (case["algorithm"], case["profile"], case["code_path"], case["dtype"])
         rel = _number(case.get("max_rel"))
         if rel == rel:  # a skipped case has none
             largest[key] = max(largest.get(key, rel), rel)
+        first = _first_failure(case)
+        if first:
+            failures.setdefault(key, []).append(first)
     for (algorithm, profile, code_path, dtype), rel in sorted(largest.items()):
         print(f"largest relative error: {algorithm} {profile} {code_path} {dtype}: {rel:.2g}")
+    for (algorithm, profile, code_path, dtype), found in sorted(failures.items()):
+        steps, rels = [s for s, _ in found], [r for _, r in found]
+        print(f"first failures: {algorithm} {profile} {code_path} {dtype}: {len(found)} cases, step "
+              f"{min(steps)}-{max(steps)}, relative {min(rels):.2g}-{max(rels):.2g}")
     print(out.getvalue().strip().splitlines()[-1])  # check's summary line
     return status
 

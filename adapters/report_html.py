@@ -53,7 +53,7 @@ table{border-collapse:collapse;margin:.4em 0} td,th{border:1px solid #ccc;paddin
 """
 
 
-def _num(value) -> float | None:
+def finite_float(value) -> float | None:
     """A finite float, or None for None, non-numbers, infinities and NaN (also as "inf"/"nan" strings)."""
     try:
         v = float(value)
@@ -87,7 +87,7 @@ def cell_class(counts: dict) -> str:
 
 def _plottable(values: list) -> list:
     """Values for a log axis: zeros clipped to LOG_FLOOR; None/inf/nan become NaN (a gap in the line)."""
-    return [math.nan if _num(v) is None else max(_num(v), LOG_FLOOR) for v in values]
+    return [math.nan if finite_float(v) is None else max(finite_float(v), LOG_FLOOR) for v in values]
 
 
 def plot_png(case: dict) -> str:
@@ -108,14 +108,14 @@ def plot_png(case: dict) -> str:
         ax.plot(range(1, len(ys) + 1), ys, "o-", ms=3, lw=1, label="error (ulps)")
         bs = _plottable(bounds)
         ax.plot(range(1, len(bs) + 1), bs, "--", color="k", lw=1, label="bound")
-        bad = [t for t, e in enumerate(errors, 1) if e is not None and _num(e) is None]
+        bad = [t for t, e in enumerate(errors, 1) if e is not None and finite_float(e) is None]
         if bad:  # inf/nan errors: marked on the top edge of the plot
             ax.plot(bad, [1.0] * len(bad), "v", color="#d33", ms=6, clip_on=False,
                     transform=ax.get_xaxis_transform(), label="inf/nan error")
         if any(map(math.isfinite, ys + bs)):
             ax.set_yscale("log")
         step = case.get("first_failing_step")
-        if _num(step) is not None:
+        if finite_float(step) is not None:
             ax.axvline(float(step), color="#d33", lw=0.8, alpha=0.6)
         ax.set_xlabel("step")
         ax.set_ylabel("error (ulps)")
@@ -135,7 +135,7 @@ def _header(summary: dict, cases: list) -> list:
     out = ["<h1>optconform check</h1>", '<p class="counts">',
            f"<span>{total} cases</span>",
            *(f'<span class="cell-{v}">&nbsp;{counts[v]} {v}&nbsp;</span>' for v in VERDICTS),
-           f"<span>{_fmt(_num(summary.get('seconds')) or 0.0)} s</span></p>"]
+           f"<span>{_fmt(finite_float(summary.get('seconds')) or 0.0)} s</span></p>"]
     adapters = summary.get("adapters") or {}
     if adapters:
         out.append("<h2>Adapters</h2><table><tr><th>adapter</th><th>framework</th><th>version</th>"

@@ -41,13 +41,14 @@ and the list of disagreements; :func:`render_html` the matrix as one self-contai
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 from optconform.reference import UserError, __version__
+
+from .report_html import _fmt, finite_float
 
 FORMAT = "optconform-merge/1"
 KEY = ("algorithm", "profile", "scenario", "adapter", "code_path", "device", "dtype", "mode")
@@ -215,14 +216,6 @@ def cell_id(key: tuple) -> str:
     return "-".join(cell[k] for k in KEY[:-1]) + suffix
 
 
-def _float(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def disagrees(verdicts: dict) -> bool:
     """Whether a cell's verdicts ({machine: verdict}) disagree: more than one of pass/fail/error."""
     return len({v for v in verdicts.values() if v in RAN}) > 1
@@ -234,7 +227,7 @@ def ulp_spread(cases: dict) -> list | None:
     ran = [c for c in cases.values() if c["verdict"] in RAN]
     if len(ran) < 2 or any(c["verdict"] != "pass" for c in ran):
         return None
-    values = [_float(c["max_ulp"]) for c in ran]
+    values = [finite_float(c["max_ulp"]) for c in ran]
     if any(v is None for v in values):
         return None
     return [min(values), max(values)]
@@ -297,14 +290,6 @@ def merge(reports: list) -> dict:
 # --- terminal -----------------------------------------------------------------------------------------
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _machine_line(m: dict) -> str:
     info = m["machine"]
     what = [str(info[k]) for k in ("hostname", "cpu") if info.get(k)]
@@ -365,7 +350,7 @@ def summary_lines(doc: dict) -> list:
     if spread:
         top = max(spread, key=lambda c: c["ulp_spread"][1] - c["ulp_spread"][0])
         lines.append(f"{len(spread)} cell(s) pass on every machine with different max_ulp; the widest spread: "
-                     f"{top['id']}: " + ", ".join(f"{m} {_fmt(_float(v))}" for m, v in top["max_ulp"].items()))
+                     f"{top['id']}: " + ", ".join(f"{m} {_fmt(finite_float(v))}" for m, v in top["max_ulp"].items()))
     extra = f" ({s['known']} of these declared findings)" if s["known"] else ""
     lines.append(f"{s['cells']} cells on {s['machines']} machine(s), {s['cases']} cases: {s['pass']} passed, "
                  f"{s['fail']} failed, {s['error']} errors{extra}, {s['skip']} skipped; "

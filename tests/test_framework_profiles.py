@@ -38,6 +38,8 @@ from optconform.reference.model import algorithms
 from optconform.reference.scenarios import cases
 from optconform.reference.vectors import default_vector_dir, read_manifest, vector_document
 
+from optconform.adapters.porting_confirm import run_documents
+
 from .environments import call_in
 
 DTYPE = "float64"
@@ -85,18 +87,9 @@ def _shipped_spread(algorithm: str, profile: str, scenario: str) -> dict:
 
 
 def _run_all(framework: str, docs: list, impl: Implementation) -> list:
-    """``adapter.run`` of every document: its AdapterRun, or the exception it raised (an
-    Unsupported as is, any other as a RuntimeError naming it, so that it crosses processes)."""
-    adapter = _adapter(framework)
-    out = []
-    for doc in docs:
-        try:
-            out.append(adapter.run(doc, impl))
-        except Unsupported as exc:
-            out.append(Unsupported(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - judged by the caller (a declared finding may be an error)
-            out.append(RuntimeError(f"{type(exc).__name__}: {exc}"))
-    return out
+    """``adapter.run`` of every document, or the exception it raised (porting_confirm.run_documents:
+    an Unsupported as is, any other as a RuntimeError naming it, so that it crosses processes)."""
+    return run_documents(framework, docs, impl)
 
 
 def _framework_runs(adapter, framework: str, docs: list, impl: Implementation) -> list:

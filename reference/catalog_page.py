@@ -217,8 +217,10 @@ def _anchor(entry: dict) -> str:
     return "".join(c for c in text.replace(" ", "-") if c.isalnum() or c in "-_")
 
 
-def stale(path: Path = SPEC_PAGE) -> bool:
-    return not path.exists() or path.read_text(encoding="utf-8") != render(catalog())
+def stale(path: Path = SPEC_PAGE, text: str | None = None) -> bool:
+    """Whether ``path`` differs from the page the catalog renders (``text``, when already rendered)."""
+    text = render(catalog()) if text is None else text
+    return not path.exists() or path.read_text(encoding="utf-8") != text
 
 
 def main(argv=None) -> int:
@@ -230,7 +232,7 @@ def main(argv=None) -> int:
     path = Path(args.output)
     text = render(catalog())
     if args.check:
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
+        if stale(path, text):
             print(f"{path}: stale; run python -m optconform.reference.catalog_page", file=sys.stderr)
             return 1
         return 0

@@ -51,6 +51,7 @@ class CaseResult:
     first_failing_element: str | None = None
     diverged_first: str | None = None
     bound_ulp: float | None = None
+    first_failures: dict = field(default_factory=dict)  # {params|state|lr: {step, element}}: where each first failed
     message: str = ""
     diagnosis: dict | None = None
     declared_divergences: list = field(default_factory=list)
@@ -241,6 +242,8 @@ def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key:
     result.max_ulp, result.max_rel = max_ulp, max_rel
     if first_by_kind:
         kind, (t, label, err, b, x, y) = min(first_by_kind.items(), key=lambda kv: (kv[1][0], _ORDER[kv[0]]))
+        result.first_failures = {k: {"step": v[0] if doc["kind"] == "optimizer" else v[0] - 1, "element": v[1]}
+                                 for k, v in first_by_kind.items()}
         result.verdict = "fail"
         result.first_failing_step = t if doc["kind"] == "optimizer" else t - 1
         result.first_failing_element = label

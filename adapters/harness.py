@@ -31,6 +31,7 @@ from .protocol import Implementation, Unsupported
 
 MODES = ("trajectory", "one-step")
 BATCH_ENV = "OPTCONFORM_BATCH"
+DIAGNOSIS_ENV = "OPTCONFORM_DIAGNOSIS"  # off: failing cases are not diagnosed (faster)
 
 
 @dataclass
@@ -155,12 +156,28 @@ class VectorCache:
         return self.expected[key]
 
 
+def diagnosed(expected: dict, text: str, run, case: Case, effects: dict, failed: CaseResult,
+              source: dict | None = None) -> dict | None:
+    """The diagnosis of a failing case (adapters/diagnosis.py), or None with
+    ``OPTCONFORM_DIAGNOSIS=off``; a diagnosis that raises says so, and never changes the verdict."""
+    if os.environ.get(DIAGNOSIS_ENV, "").strip().lower() in ("0", "off", "no"):
+        return None
+    from .diagnosis import diagnose
+
+    try:
+        return diagnose(expected, run, case.impl, case.profile, failed, effects, text, source)
+    except Exception as exc:  # noqa: BLE001 - the verdict stands without it
+        return {"explained": False, "summary": f"diagnosis failed: {type(exc).__name__}: {exc}"[:300]}
+
+
 def _run_one_step(adapter, case: Case, vectors: VectorCache, effects: dict) -> CaseResult:
     doc, _ = vectors.doc(case.rel)
     expected, text = vectors.one_step_doc(case.rel, case.profile, effects, case.impl.dtype)
     result = adapter.run_one_step(dict(expected, profile=case.profile), case.impl)
     out = compare(expected, result, case.impl, case.profile, doc_json=text)
     out.notes = [str(n) for n in getattr(result, "notes", None) or ()]
+    if out.verdict == "fail":
+        out.diagnosis = diagnosed(expected, text, result, case, effects, out, source=doc)
     return out
 
 
@@ -198,6 +215,8 @@ def run_case(adapter, case: Case, vectors: VectorCache, run=None) -> CaseResult:
             out = compare(expected, result, case.impl, case.profile, key=case.rel + repr(sorted(effects.items())),
                           doc_json=text)
             out.notes = [str(n) for n in getattr(result, "notes", None) or ()]
+            if out.verdict == "fail":
+                out.diagnosis = diagnosed(expected, text, result, case, effects, out)
         out.precision_effects = dict(effects)
     except Unsupported as exc:
         base.verdict = "skip"

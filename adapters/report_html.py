@@ -248,7 +248,7 @@ def _case_section(case: dict, png: str | None, context: dict | None = None, anch
         out.append("<table>" + "".join(f"<tr><th>{label}</th><td>{escape(_fmt(case.get(key)))}</td></tr>"
                                        for label, key in METRICS) + "</table>")
         if case.get("diagnosis"):
-            out.append(f'<div class="msg">diagnosis: {escape(str(case["diagnosis"]))}</div>')
+            out += _diagnosis_section(case["diagnosis"])
         out += _context_section(case, context)
     if case.get("vector"):
         out.append(f"<p>vector: <code>{escape(str(case['vector']))}</code></p>")
@@ -257,6 +257,20 @@ def _case_section(case: dict, png: str | None, context: dict | None = None, anch
                    f'<small>Error in ulps per step, bound dashed; zeros drawn at {LOG_FLOOR:g}, '
                    f'▼ marks infinite or NaN errors.</small></p>')
     out.append("</div>")
+    return out
+
+
+def _diagnosis_section(diagnosis: dict) -> list:
+    """The diagnosis of a failing case (adapters/diagnosis.py): its line, and the axes that differ."""
+    from .diagnosis import line
+
+    head = "diagnosis" if diagnosis.get("explained") else "diagnosis (unexplained)"
+    out = [f"<p><b>{head}</b>: {escape(line(diagnosis))}</p>"]
+    axes = diagnosis.get("axes") or {}
+    if axes:
+        out.append("<table><tr><th>axis</th><th>declared</th><th>found</th></tr>" + "".join(
+            f"<tr><td>{escape(a)}</td><td>{escape(str(v[0]))}</td><td>{escape(str(v[1]))}</td></tr>"
+            for a, v in axes.items()) + "</table>")
     return out
 
 
@@ -283,6 +297,18 @@ def _details(cases: list, contexts: dict) -> list:
     return out
 
 
+def _audit_section(card: dict) -> list:
+    """``optconform audit``'s report card (adapters/audit_card.py) as HTML: the same text the
+    terminal shows, and the per-profile table."""
+    import io
+
+    from .audit_card import print_card
+
+    text = io.StringIO()
+    print_card(card, text)
+    return ["<h2>Audit report card</h2>", f"<pre>{escape(text.getvalue())}</pre>"]
+
+
 def render(cases: list, summary: dict, contexts: dict | None = None) -> str:
     """The report as an HTML string. ``contexts``: the failing cases' divergence contexts,
     {(algorithm, profile): context} (default: computed by report_context.contexts)."""
@@ -290,9 +316,11 @@ def render(cases: list, summary: dict, contexts: dict | None = None) -> str:
         from .report_context import contexts as compute
 
         contexts = compute(cases)
-    body = [*_header(summary, cases), *_matrix(cases), *_details(cases, contexts)]
+    audit = _audit_section(summary["audit"]) if summary.get("audit") else []
+    body = [*_header(summary, cases), *audit, *_matrix(cases), *_details(cases, contexts)]
+    title = "optconform audit report" if audit else "optconform check report"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>optconform check report</title><style>{CSS}</style></head><body>\n"
+            f"<title>{title}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
 

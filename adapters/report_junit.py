@@ -43,7 +43,9 @@ def _body(case: dict) -> str:
         if case.get(key):
             lines.append(f"{key}: {case[key]}")
     if case.get("diagnosis"):
-        lines.append(f"diagnosis: {case['diagnosis']}")
+        from .diagnosis import line
+
+        lines.append(f"diagnosis: {line(case['diagnosis']) if isinstance(case['diagnosis'], dict) else case['diagnosis']}")
     return "\n".join(lines)
 
 

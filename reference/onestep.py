@@ -74,12 +74,14 @@ def _json_state(state: dict) -> dict:
 
 
 def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: Effects | Mapping | None = None,
-                      effects: Effects | Mapping | None = None) -> dict:
+                      effects: Effects | Mapping | None = None, measure_spread: bool = True) -> dict:
     """The one-step expectations of an optimizer vector for ``dtype`` (see the module docstring):
     a vector-shaped document whose ``steps`` hold the expected results, ``spread`` the one-step
     spread, and ``inject`` per step what the implementation must load before it (``state`` is
     null for t = 1: a fresh optimizer takes the first step). ``effects`` (or its old name
-    ``round_hypers``): the declared precision effects, {name: format} or an Effects."""
+    ``round_hypers``): the declared precision effects, {name: format} or an Effects. Without
+    ``measure_spread`` (diagnosis's reruns under other semantics, which keep the declared
+    document's spread) the emulations are skipped and the spread is 0."""
     if doc["kind"] != "optimizer":
         raise ValueError("one-step mode applies to optimizers only")
     case = case_from_vector(doc, profile)
@@ -104,6 +106,8 @@ def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: Effects
                   (groups, effects, (bits, "f")), (groups, effects, (bits, "c"))]
     if effects.bracketed:
         emulations += [(groups, effects.nudged(nudge), None) for nudge in BRACKETS]
+    if not measure_spread:
+        emulations = []
     out = {k: v for k, v in doc.items() if k not in ("steps", "spread")}
     out.update({"mode": MODE, "dtypes": [dtype], "spread": {dtype: []}, "steps": [], "inject": []})
     for t, vstep in enumerate(doc["steps"], 1):

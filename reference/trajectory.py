@@ -11,10 +11,16 @@ Optimizer step ``t`` (1-based; every framework counts the first update as t = 1)
    ``ctx.effects`` says which, and in what formats; declared real hyperparameters are rounded).
 
 Schedules are evaluated at the 0-based index k of the update that uses the value.
+
+Diagnosis (reference/diagnosis.py) reruns a case with its indices moved by one, as an
+implementation with an off-by-one would compute: ``t_shift`` gives the algorithm step t + shift
+(its bias corrections, its momentum schedule), ``schedule_shift`` evaluates the schedule at
+k + shift (clamped at 0: a shifted start repeats the first value).
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -84,25 +90,28 @@ def _cast_at_checkpoint(state: dict, effects: Effects) -> None:
             state[name] = round_to(state[name], dtype)
 
 
-def schedule_lrs(schedule: dict, steps: int) -> list:
-    """The learning rates of updates k = 0 .. steps−1 under a schedule description."""
+def schedule_lrs(schedule: dict, steps: int, shift: int = 0) -> list:
+    """The learning rates of updates k = 0 .. steps−1 under a schedule description (``shift``:
+    evaluated at k + shift instead, clamped at 0)."""
     from .model import get
 
     alg = get(schedule["algorithm"])
     sem = alg.semantics(schedule.get("profile", "spec"))
-    return [s.lr for s in _schedule_steps(alg, schedule["hyper"], sem, steps, None)]
+    return [s.lr for s in _schedule_steps(alg, schedule["hyper"], sem, steps, None, shift)]
 
 
 def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None,
                   bits: int | None = None, store: str | None = None,
-                  store_rounding: str = "n", effects: Effects | Mapping | None = None) -> list[OptimizerStep]:
+                  store_rounding: str = "n", effects: Effects | Mapping | None = None,
+                  t_shift: int = 0, schedule_shift: int = 0) -> list[OptimizerStep]:
     """The exact trajectory of an optimizer case (see the module docstring for the step order);
     with ``bits``, every operation is rounded to that many significand bits instead; with
     ``store``, parameters and state are rounded to that dtype after every step (arithmetic exact),
     to nearest or, with ``store_rounding`` ``"c"``/``"f"``, toward +∞/−∞. ``effects`` (or its old
     name ``round_hypers``): the declared precision effects, as {name: format} or
     :class:`~optconform.reference.effects.Effects`: declared real hyperparameters are rounded, and
-    the step variant they select runs instead of the exact step."""
+    the step variant they select runs instead of the exact step. ``t_shift``, ``schedule_shift``:
+    the off-by-one reruns of diagnosis (module docstring)."""
     def rnd(x):
         return round_to(x, store, store_rounding)
 
@@ -121,7 +130,7 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Ma
         factors = [mpf(1)] * case.steps
         if case.schedule:
             base = case.schedule["hyper"].lr
-            factors = [lr / base for lr in schedule_lrs(case.schedule, case.steps)]
+            factors = [lr / base for lr in schedule_lrs(case.schedule, case.steps, schedule_shift)]
         records = []
         for t in range(1, case.steps + 1):
             if case.objective is not None:
@@ -138,7 +147,7 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Ma
                 # exact η_t; the two differ by an ulp of η_t where η_t is not dyadic)
                 lr_t = fx.round_lr(case.groups[gi][1].lr * factors[t - 1])
                 lrs.append(lr_t)
-                ctx = StepContext(t=t, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr,
+                ctx = StepContext(t=t + t_shift, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr,
                                   effects=fx.bind(case.groups[gi][1]))
                 h_t = Namespace(h)
                 h_t["lr"] = lr_t
@@ -168,31 +177,42 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Ma
         return records
 
 
-def _schedule_steps(alg, h, sem, steps, metrics) -> list[ScheduleStep]:
+def _schedule_steps(alg, h, sem, steps, metrics, shift: int = 0) -> list[ScheduleStep]:
+    """Updates k = 0 .. steps−1; with ``shift``, the values of k + shift (clamped at 0) in their place."""
     impl = alg.impl
     if hasattr(impl, "run"):
-        return [ScheduleStep(k, r.pop("lr"), r) for k, r in enumerate(impl.run(h, sem, steps, metrics))]
-    return [ScheduleStep(k, impl.value(k, h, sem)) for k in range(steps)]
+        if shift and metrics is not None:
+            metrics = list(metrics) + [metrics[-1]] * max(shift, 0)
+        records = impl.run(h, sem, steps + max(shift, 0), metrics)
+        out = [ScheduleStep(k, r.pop("lr"), r) for k, r in enumerate(records)]
+        if shift:
+            out = [dataclasses.replace(out[max(k + shift, 0)], k=k) for k in range(steps)]
+        return out
+    return [ScheduleStep(k, impl.value(max(k + shift, 0), h, sem)) for k in range(steps)]
 
 
 def run_schedule(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None,
-                 bits: int | None = None, effects: Effects | Mapping | None = None) -> list[ScheduleStep]:
+                 bits: int | None = None, effects: Effects | Mapping | None = None,
+                 schedule_shift: int = 0) -> list[ScheduleStep]:
     """The exact learning rate (and any cycled momentum or internal state) of updates k = 0 .. steps−1;
     declared precision effects (``effects``, or ``round_hypers``) round the real hyperparameters."""
     fx = Effects.build(effects if effects is not None else round_hypers, case.algorithm)
     with precision(dps, bits):
         h = fx.round_hypers(case.groups[0][1])
-        return _schedule_steps(case.algorithm, h, case.semantics, case.steps, case.metrics)
+        return _schedule_steps(case.algorithm, h, case.semantics, case.steps, case.metrics, schedule_shift)
 
 
 def run(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None, bits: int | None = None,
-        store: str | None = None, store_rounding: str = "n", effects: Effects | Mapping | None = None):
+        store: str | None = None, store_rounding: str = "n", effects: Effects | Mapping | None = None,
+        t_shift: int = 0, schedule_shift: int = 0):
     """The trajectory of ``case`` (optimizer or schedule); ``effects`` (or ``round_hypers``, its old
-    name): the declared precision effects {name: format} or an Effects."""
+    name): the declared precision effects {name: format} or an Effects; ``t_shift``,
+    ``schedule_shift``: diagnosis's off-by-one reruns (module docstring)."""
     effects = effects if effects is not None else round_hypers
     if case.algorithm.kind == "optimizer":
-        return run_optimizer(case, dps, bits=bits, store=store, store_rounding=store_rounding, effects=effects)
-    return run_schedule(case, dps, bits=bits, effects=effects)
+        return run_optimizer(case, dps, bits=bits, store=store, store_rounding=store_rounding, effects=effects,
+                             t_shift=t_shift, schedule_shift=schedule_shift)
+    return run_schedule(case, dps, bits=bits, effects=effects, schedule_shift=schedule_shift)
 
 
 def magnitude(x) -> float:

@@ -128,23 +128,11 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: Eff
                                   "hyper": {k: encode_hyper(v) for k, v in case.schedule["hyper"].items()}}
         if case.checkpoint_at is not None:
             inputs["checkpoint_at"] = case.checkpoint_at
-        for r in records:
-            step = {"t": r.t, "lr": [to_decimal(x) for x in r.lr],
-                    "params": {n: p.decimals() for n, p in r.params.items()},
-                    "state": {n: _state_json(s) for n, s in r.state.items()}}
-            if r.grads is not None:
-                step["grads"] = {n: g.decimals() for n, g in r.grads.items()}
-            doc["steps"].append(step)
     else:
         inputs["steps"] = case.steps
         if case.metrics is not None:
             inputs["metrics"] = [to_decimal(m) for m in case.metrics]
-        for r in records:
-            step = {"k": r.k, "lr": to_decimal(r.lr)}
-            for key, value in r.extra.items():
-                step[key] = _state_json(value) if isinstance(value, dict) else (
-                    value if isinstance(value, (int, bool, str)) else to_decimal(value))
-            doc["steps"].append(step)
+    doc["steps"] = steps_json(alg.kind, records)
     if separations:
         from .flags import flags, separations as separated
 
@@ -157,6 +145,25 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: Eff
                 ordered["separates"] = ruled_out
         doc = ordered
     return doc
+
+
+def steps_json(kind: str, records: list) -> list:
+    """A trajectory (trajectory.run's records) as a vector's ``steps``: decimal strings."""
+    out = []
+    for r in records:
+        if kind == "optimizer":
+            step = {"t": r.t, "lr": [to_decimal(x) for x in r.lr],
+                    "params": {n: p.decimals() for n, p in r.params.items()},
+                    "state": {n: _state_json(s) for n, s in r.state.items()}}
+            if r.grads is not None:
+                step["grads"] = {n: g.decimals() for n, g in r.grads.items()}
+        else:
+            step = {"k": r.k, "lr": to_decimal(r.lr)}
+            for key, value in r.extra.items():
+                step[key] = _state_json(value) if isinstance(value, dict) else (
+                    value if isinstance(value, (int, bool, str)) else to_decimal(value))
+        out.append(step)
+    return out
 
 
 def _dtypes_in_range(case: Case, records) -> list:

@@ -118,3 +118,20 @@ class OneStepAdapter(ExactAdapter):
 class PerturbedOneStepAdapter(OneStepAdapter):
     name = "onestep_perturbed"
     rel = 1e-12
+
+
+class Float32ArithmeticAdapter(ExactAdapter):
+    """Reports float64 but computes every operation at float32's 24-bit significand (as an
+    implementation that casts to float32 internally): diagnosis names the precision."""
+
+    name = "float32_inside"
+    bits = 24
+
+
+class StepShiftedAdapter(ExactAdapter):
+    """Computes the spec's Adam with the step count one ahead (bias corrections 1 − βᵗ⁺¹)."""
+
+    name = "step_shifted"
+
+    def records(self, doc):
+        return run(case_from_vector(doc, "spec"), t_shift=1)

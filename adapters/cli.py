@@ -509,8 +509,12 @@ def _print_summary(results, summary) -> None:
     for (adapter, algorithm), c in sorted(rows.items()):
         print(f"{adapter + ' ' + algorithm:<{width}}  {c['pass']:>6} {c['fail']:>6} {c['error']:>6} {c['skip']:>6}")
     bad = [r for r in results if r.verdict in ("fail", "error") and not r.known_finding]
+    from .diagnosis import line
+
     for r in bad[:20]:
         print(f"{r.verdict.upper()} {r.id}: {r.message}")
+        if r.diagnosis:
+            print(f"  diagnosis: {line(r.diagnosis)}")
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see --json / --html)")
     known = [r for r in results if r.known_finding]
@@ -522,6 +526,64 @@ def _print_summary(results, summary) -> None:
     extra = f" ({summary['known']} of them declared findings)" if summary.get("known") else ""
     print(f"{summary['total']} cases: {summary['pass']} passed, {summary['fail']} failed, {summary['error']} errors"
           f"{extra}, {summary['skip']} skipped in {summary['seconds']:.1f} s")
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+def cmd_audit(args) -> int:
+    from optconform.reference.vectors import atomic_write, default_vector_dir
+
+    from .audit import configure, parse_assignments
+    from .audit_card import card, exit_status, print_card
+    from .harness import Selection, VectorCache, plan, run_cases
+    from .registry import load
+    from .workers import DEFAULT_TIMEOUT, captured_output, quiet_environment
+
+    options = parse_assignments(args.option, "--option", literal=True)
+    names = parse_assignments(args.name, "--name", literal=False)
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    directory = Path(args.vectors) if args.vectors else default_vector_dir()
+    vectors = VectorCache(directory)
+    quiet_environment()
+    with captured_output():
+        config = configure(args.target, args.algorithm, args.framework, options, names)
+        name = config.registry_name()
+        adapter = load(name)
+        cases = plan(adapter, directory, Selection(algorithms=(config.algorithm,)), vectors.manifest)
+    if not cases:
+        raise UserError(f"{PROG} audit: no vector of {config.algorithm} in {directory}")
+    work = [(name, adapter, c) for c in cases]
+    start = time.perf_counter()
+    with _progress(len(work), quiet=args.quiet) as bar:
+        task = bar.add_task("auditing", total=len(work)) if bar else None
+
+        def advance(case, _result):
+            if bar:
+                bar.update(task, advance=1, description=f"{case.scenario} {case.impl.code_path} {case.impl.dtype}")
+
+        results = run_cases(work, directory, jobs=_jobs(args.jobs, len(work)), on_result=advance, timeout=timeout)
+    docs = {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}}
+    report = card(config, results, docs)
+    print_card(report, sys.stdout)
+    counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
+    elapsed = time.perf_counter() - start
+    print(f"{len(results)} cases: {counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors, "
+          f"{counts['skip']} skipped or not applicable in {elapsed:.1f} s")
+    summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "audit": report,
+               "environment": _environment(), "vectors": str(directory),
+               "vector_set": _vector_set(directory, vectors.manifest)}
+    out_cases = [r.as_json() for r in results]
+    if args.json:
+        _write_report(args.json, lambda: atomic_write(
+            Path(args.json), (json.dumps({"cases": out_cases, "summary": summary, "audit": report}, indent=1)
+                              + "\n").encode()))
+    if args.html:
+        from .report_html import write_html
+
+        _write_report(args.html, lambda: write_html(args.html, out_cases, summary))
+        print(f"HTML report: {args.html}")
+    return exit_status(report)
 
 
 # --- divergences --------------------------------------------------------------------------------
@@ -694,6 +756,29 @@ def build_parser() -> argparse.ArgumentParser:
                         "a hung case stops within minutes); a case over it is an error, 'timed out after N s'; "
                         "0: no limit")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("audit", help="audit any optimizer or schedule implementation against every vector",
+                       description="Run every vector of ALGORITHM through TARGET (module:Name or "
+                                   "path/to/file.py:Name, importable from the current directory): float64 and "
+                                   "float32, each code path it offers, each failing case diagnosed; then a "
+                                   "report card. Exit 0 if it conforms to the spec or a declared framework "
+                                   "profile, 1 if it diverges, 2 if it cannot run.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", metavar="TARGET", help="module:Name or path/to/file.py:Name")
+    p.add_argument("--algorithm", required=True, metavar="ALGORITHM", help="the algorithm the target implements")
+    p.add_argument("--framework", metavar="FRAMEWORK", help="torch, optax or keras (default: read from the target)")
+    p.add_argument("--option", action="append", metavar="NAME=VALUE",
+                   help="a fixed constructor keyword, a Python literal (repeatable)")
+    p.add_argument("--name", action="append", metavar="CANONICAL=KEYWORD",
+                   help="map a canonical hyperparameter to the target's keyword (repeatable; betas[0] for a "
+                        "tuple member)")
+    p.add_argument("--json", metavar="FILE", help="write {cases, summary, audit} as JSON")
+    p.add_argument("--html", metavar="FILE", help="write the HTML report")
+    p.add_argument("--vectors", metavar="DIR", help="vector folder (default: the shipped vectors)")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: CPU count)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per case (default 300)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("divergences", help="how the frameworks differ, measured; and the porting guide",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -34,6 +34,7 @@ BUILTIN = {
 }
 ENTRY_POINT_GROUP = "optconform.adapters"
 _ADDED_PATHS: list = []
+AUDIT_PREFIX = "optconform-audit:"  # adapters/audit.py PREFIX: an audit target wrapped as an adapter
 
 
 class Unavailable(UserError):
@@ -75,13 +76,20 @@ def known_names() -> list[str]:
 def _import_target(target: str, user: bool = True):
     """The adapter ``target`` names (``user``: a target the user gave, imported from the current
     directory too)."""
+    return _instance(target, import_object(target, user=user))
+
+
+def import_object(target: str, user: bool = True, what: str = "adapter"):
+    """The object ``module:attr`` or ``path/to/file.py:attr`` names, not instantiated (``user``:
+    imported from the current directory too); UserError or :class:`Unavailable` with one line."""
     module_name, _, attr = target.rpartition(":")
     if not module_name or not attr:
-        raise UserError(f"adapter {target!r}: expected NAME, module:attr or path/to/file.py:attr")
+        expected = "NAME, module:attr or path/to/file.py:attr" if what == "adapter" else "module:Name or path/to/file.py:Name"
+        raise UserError(f"{what} {target!r}: expected {expected}")
     if module_name.endswith(".py") or "/" in module_name:
         path = Path(module_name)
         if not path.exists():
-            raise UserError(f"adapter {target!r}: file {path} does not exist")
+            raise UserError(f"{what} {target!r}: file {path} does not exist")
         _on_path(str(path.parent))  # its sibling modules, as pytest imports a test file
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
@@ -99,8 +107,8 @@ def _import_target(target: str, user: bool = True):
     try:
         obj = getattr(module, attr)
     except AttributeError:
-        raise UserError(f"adapter {target!r}: {module_name} has no attribute {attr!r}") from None
-    return _instance(target, obj)
+        raise UserError(f"{what} {target!r}: {module_name} has no attribute {attr!r}") from None
+    return obj
 
 
 def _instance(name: str, obj):
@@ -128,6 +136,10 @@ def load(name: str):
         except Exception as exc:  # noqa: BLE001 - a broken or half-installed distribution
             raise Unavailable(name, f"loading entry point {eps[name].value} failed: {_failure(exc)}") from None
         return _instance(name, obj)
+    if name.startswith(AUDIT_PREFIX):  # an audit's target, wrapped (adapters/audit.py)
+        from .audit import adapter_for
+
+        return adapter_for(name)
     if ":" in name:
         adapter = _import_target(name)
         for attribute in ("name", "profiles", "implementations", "run"):

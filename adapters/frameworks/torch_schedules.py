@@ -260,21 +260,25 @@ def _momentum(group) -> float:
 # --- the vector runner ------------------------------------------------------------------------------
 
 
-def run_schedule(doc: dict) -> list:
+def run_schedule(doc: dict, builder=None) -> list:
     """Per update k of ``doc["steps"]``: ``{"k", "lr"}`` (+ ``momentum`` where the vector has it;
-    ``raises`` with lr = +inf, momentum NaN once torch has raised)."""
+    ``raises`` with lr = +inf, momentum NaN once torch has raised). ``builder(optimizer, h,
+    metrics)``: another scheduler than torch's own (``optconform audit`` of a third-party
+    LRScheduler), built for the resolved hyperparameters ``h``."""
     name = doc["algorithm"]
     alg = get(name)
     if "torch" not in alg.profiles:
         raise Unsupported(f"{name} has no torch profile")
     profile = alg.profiles["torch"]
     h = alg.resolve("torch", doc["inputs"]["groups"][0]["hyper"])
-    for name_ in profile.unsupported:
-        if name_ in h and h[name_] != declared_default(profile, name_):
-            raise NotDriven(f"torch {name} has no {name_} (the profile lists it unsupported)")
     metrics = doc["inputs"].get("metrics")
+    metrics = [float(m) for m in metrics] if metrics is not None else None
+    if builder is None:
+        for name_ in profile.unsupported:
+            if name_ in h and h[name_] != declared_default(profile, name_):
+                raise NotDriven(f"torch {name} has no {name_} (the profile lists it unsupported)")
     optimizer = make_optimizer(h)
-    sched = build(optimizer, name, h, profile, metrics=[float(m) for m in metrics] if metrics is not None else None)
+    sched = build(optimizer, name, h, profile, metrics=metrics) if builder is None else builder(optimizer, h, metrics)
     group = optimizer.param_groups[0]
     want_momentum = any("momentum" in s for s in doc["steps"])
     out = []

@@ -1,0 +1,335 @@
+"""``optconform audit TARGET --algorithm A``: any implementation of an optimizer or schedule,
+against every vector of the algorithm, with a report card.
+
+The target (DESIGN.md): ``module:Name`` or ``path/to/file.py:Name``, importable from the current
+directory. Its framework is ``--framework`` or read from where it comes from (a class whose bases
+live in ``torch``; a factory in a module of ``optax``; ...).
+
+Keyword mapping. The target's signature says which keywords it takes. Each canonical
+hyperparameter of the algorithm is mapped to the first of these that the signature has:
+``--name CANONICAL=KEYWORD``; the framework's declared profile names (``betas[0]``: member 0 of a
+tuple keyword ``betas``); every other profile's names; the canonical name; the common synonyms of
+:data:`SYNONYMS` (``epsilon``, ``wd``, ``beta_1``, ``b1``, ``learning_rate``, ...). A canonical
+hyperparameter mapped to nothing is one the target does not take: a vector that needs it away from
+its neutral value is *not applicable* (reported with the reason, never a failure). ``--option
+NAME=VALUE`` binds fixed constructor keywords (Python literals).
+
+What runs. Every vector of the algorithm (every profile's: the spec's and each framework's), in
+float64 and float32, on each code path the target offers (torch: ``foreach=False/True`` where its
+signature has ``foreach``), through the framework's audit adapter (frameworks/<framework>_audit.py)
+in worker processes, each case isolated as in ``check``, each failing case diagnosed
+(adapters/diagnosis.py). The ``defaults`` scenario builds the target with its own defaults.
+
+The verdict. The target *conforms* to a profile when every applicable case of that profile's
+vectors passes. Exit 0 if it conforms to the spec or to a declared framework profile (the report
+says which), 1 if it conforms to none, 2 if it could not run at all.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import inspect
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+from optconform.reference.errors import UserError
+from optconform.reference.model import PROFILE_ORDER, get
+
+from .protocol import Unsupported
+from .registry import AUDIT_PREFIX as PREFIX
+
+NOT_APPLICABLE = "not applicable"
+GRADIENT_NOTE = "audit: step() changed the gradient it was given"
+FRAMEWORKS = {"torch": "optconform.adapters.frameworks.torch_audit",
+              "optax": "optconform.adapters.frameworks.optax_audit",
+              "keras": "optconform.adapters.frameworks.keras_audit"}
+_INDEX = re.compile(r"^(\w+)\[(\d+)\]$")
+
+SYNONYMS = {
+    "lr": ["lr", "learning_rate", "step_size"],
+    "beta1": ["betas[0]", "beta1", "beta_1", "b1"],
+    "beta2": ["betas[1]", "beta2", "beta_2", "b2"],
+    "beta3": ["betas[2]", "beta3", "beta_3", "b3"],
+    "eps": ["eps", "epsilon"],
+    "weight_decay": ["weight_decay", "wd", "weight_decay_rate", "decoupled_weight_decay_rate"],
+    "momentum": ["momentum", "mu"],
+    "maximize": ["maximize"],
+    "nesterov": ["nesterov", "use_nesterov"],
+}
+
+SCENARIO_GROUPS = {
+    "basics": ("defaults", "probe", "multi_tensor", "param_groups"),
+    "features": ("weight_decay", "maximize"),
+    "magnitudes": ("tiny_grad", "large_grad", "mixed_magnitude", "zero_grad"),
+    "non-finite": ("inf_grad", "nan_grad"),
+    "long runs": ("long_run", "sign_alternating"),
+    "closed loop": ("quadratic", "rosenbrock"),
+    "state round trip": ("resume",),
+    "learning-rate changes": ("scheduled", "one_cycle"),
+}
+
+
+def scenario_group(scenario: str) -> str:
+    for group, names in SCENARIO_GROUPS.items():
+        if scenario in names:
+            return group
+    return "variants" if scenario.startswith("variant_") else "edges"
+
+
+# --- the target ------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def import_target(target: str):
+    """The object ``module:Name`` or ``path/to/file.py:Name`` names (from the current directory too)."""
+    from .registry import Unavailable, import_object
+
+    try:
+        return import_object(target, what="audit target")
+    except Unavailable as exc:
+        raise UserError(f"audit: cannot import {target}: {exc.reason}") from None
+
+
+def infer_framework(obj) -> str | None:
+    """The framework a target belongs to, from the modules of its class hierarchy or its own."""
+    modules = []
+    if isinstance(obj, type):
+        modules = [k.__module__ or "" for k in obj.__mro__]
+    else:
+        modules = [getattr(obj, "__module__", "") or ""]
+        wrapped = getattr(obj, "__wrapped__", None)
+        if wrapped is not None:
+            modules.append(getattr(wrapped, "__module__", "") or "")
+    roots = [m.split(".")[0] for m in modules]
+    for root, framework in (("torch", "torch"), ("optax", "optax"), ("keras", "keras"), ("tf_keras", "keras")):
+        if root in roots:
+            return framework
+    return None
+
+
+def signature_of(obj, framework: str, kind: str) -> tuple[list, dict, list, bool]:
+    """(keyword names, {keyword: default}, required keywords, takes **kwargs) of a target's
+    constructor; torch's first positional parameter (``params``, ``optimizer``) is not a keyword."""
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"audit: cannot read the signature of the target: {exc}") from None
+    params = list(sig.parameters.values())
+    if framework == "torch" and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params = params[1:]
+    names, defaults, required = [], {}, []
+    var_kw = False
+    for p in params:
+        if p.kind == p.VAR_KEYWORD:
+            var_kw = True
+            continue
+        if p.kind == p.VAR_POSITIONAL:
+            continue
+        names.append(p.name)
+        if p.default is p.empty:
+            required.append(p.name)
+        else:
+            defaults[p.name] = _plain(p.default)
+    return names, defaults, required, var_kw
+
+
+def _plain(value):
+    """A signature default as JSON data (a tensor or object: its repr)."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def map_keywords(algorithm: str, framework: str, accepted: list, overrides: dict) -> dict:
+    """{canonical: keyword} for the hyperparameters the target takes (module docstring)."""
+    alg = get(algorithm)
+    taken: set = set()
+    out = {}
+    names = set(accepted)
+
+    def usable(kw: str) -> bool:
+        m = _INDEX.match(kw)
+        base = m.group(1) if m else kw
+        return base in names and kw not in taken
+
+    own = [p for n, p in alg.profiles.items() if (p.framework or n) == framework]
+    others = [p for n, p in alg.profiles.items() if (p.framework or n) != framework]
+    for canonical in alg.hypers:
+        if canonical in overrides:
+            out[canonical] = overrides[canonical]
+            taken.add(overrides[canonical])
+            continue
+        options = [p.names.get(canonical) for p in own + others] + [canonical] + SYNONYMS.get(canonical, [])
+        for kw in options:
+            if kw and " " not in kw and "(" not in kw and usable(kw):
+                out[canonical] = kw
+                taken.add(kw)
+                break
+    return out
+
+
+def parse_assignments(items: list, what: str, literal: bool) -> dict:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"audit: {what} expects NAME=VALUE, got {item!r}")
+        if literal:
+            try:
+                out[name.strip()] = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                raise UserError(f"audit: {what} {item!r}: the value must be a Python literal "
+                                f"(a number, a string in quotes, True, None, a tuple)") from None
+        else:
+            out[name.strip()] = value.strip()
+    return out
+
+
+# --- the configuration every worker rebuilds ---------------------------------------------------------
+
+
+@dataclass
+class AuditConfig:
+    target: str
+    algorithm: str
+    framework: str
+    mapping: dict  # canonical -> keyword ("betas[0]": member 0 of the tuple keyword betas)
+    options: dict = field(default_factory=dict)  # fixed keywords (--option)
+    code_paths: dict = field(default_factory=lambda: {"default": {}})
+    accepted: list = field(default_factory=list)
+    target_defaults: dict = field(default_factory=dict)
+    required: list = field(default_factory=list)
+
+    def registry_name(self) -> str:
+        """The name workers load this audit's adapter by (adapters/registry.py)."""
+        return PREFIX + json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_name(cls, name: str) -> "AuditConfig":
+        return cls(**json.loads(name[len(PREFIX):]))
+
+    def unmapped(self) -> list:
+        return [h for h in get(self.algorithm).hypers if h not in self.mapping]
+
+    def applicable(self, doc: dict) -> None:
+        """Raise Unsupported ("not applicable: ...") when the vector needs a hyperparameter the
+        target does not take away from its neutral value."""
+        if doc["scenario"] == "defaults":
+            return
+        alg = get(self.algorithm)
+        for group in doc["inputs"]["groups"]:
+            for name in self.unmapped():
+                if name not in group["hyper"]:
+                    continue
+                h = alg.hyper(name)
+                value = h.parse(group["hyper"][name])
+                neutral = h.neutral if h.neutral is not None else (False if h.type == "bool" else None)
+                if neutral is not None and value == h.parse(neutral):
+                    continue
+                raise Unsupported(f"{NOT_APPLICABLE}: the target takes no keyword for {name} and the vector "
+                                  f"needs {name} = {group['hyper'][name]} (--name {name}=KEYWORD maps one)")
+
+    def probe_kwargs(self) -> dict:
+        """Values for the target's required keywords that make a valid instance (the spec's defaults)."""
+        alg = get(self.algorithm)
+        h = alg.resolve("spec", {})
+        kwargs = build_kwargs(self, h, scenario="defaults")
+        return {**kwargs, **self.options}
+
+
+def build_kwargs(config: AuditConfig, h, scenario: str | None) -> dict:
+    """The target's keywords for resolved canonical hyperparameters ``h``; in the ``defaults``
+    scenario only the keywords the target requires (it runs on its own defaults)."""
+    from .frameworks.engine import pyvalue
+
+    out: dict = {}
+    tuples: dict = {}
+    for canonical, kw in config.mapping.items():
+        if canonical not in h:
+            continue
+        m = _INDEX.match(kw)
+        base = m.group(1) if m else kw
+        if scenario == "defaults" and base not in config.required:
+            continue
+        value = pyvalue(h[canonical])
+        if m:
+            tuples.setdefault(base, {})[int(m.group(2))] = value
+        else:
+            out[kw] = value
+    for base, parts in tuples.items():
+        default = config.target_defaults.get(base)
+        size = max(max(parts) + 1, len(default) if isinstance(default, list) else 0)
+        filled = [parts.get(i, default[i] if isinstance(default, list) and i < len(default) else None)
+                  for i in range(size)]
+        out[base] = tuple(filled)
+    return out
+
+
+def adapter_for(name: str):
+    """The audit adapter a worker loads for a registry name made by :meth:`AuditConfig.registry_name`."""
+    config = AuditConfig.from_name(name)
+    module = importlib.import_module(FRAMEWORKS[config.framework])
+    return module.__dict__[_ADAPTER_CLASS[config.framework]](config)
+
+
+_ADAPTER_CLASS = {"torch": "TorchAuditAdapter", "optax": "OptaxAuditAdapter", "keras": "KerasAuditAdapter"}
+
+
+def configure(target: str, algorithm: str, framework: str | None, options: dict, names: dict) -> AuditConfig:
+    """Everything the audit needs before it runs, or UserError (exit 2) with one line."""
+    from optconform.reference.model import algorithms
+
+    if algorithm not in algorithms():
+        raise UserError(f"audit: unknown algorithm {algorithm!r}; see 'optconform list'")
+    alg = get(algorithm)
+    if framework is not None and framework not in FRAMEWORKS:
+        raise UserError(f"audit: unknown framework {framework!r}; choose from {', '.join(FRAMEWORKS)}")
+    obj = import_target(target)
+    framework = framework or infer_framework(obj)
+    if framework is None:
+        raise UserError(f"audit: cannot tell which framework {target} is for; pass --framework "
+                        f"{'|'.join(FRAMEWORKS)}")
+    if importlib.util.find_spec(framework) is None:
+        raise UserError(f"audit: {framework} is not installed (pip install 'optconform[{framework}]')")
+    for canonical in names:
+        if canonical not in alg.hypers:
+            raise UserError(f"audit: --name {canonical}=...: {algorithm} has no hyperparameter {canonical!r}; "
+                            f"it has {', '.join(alg.hypers)}")
+    accepted, defaults, required, _ = signature_of(obj, framework, alg.kind)
+    for canonical, kw in names.items():
+        m = _INDEX.match(kw)
+        if (m.group(1) if m else kw) not in accepted:
+            raise UserError(f"audit: --name {canonical}={kw}: the target has no keyword {kw!r}; "
+                            f"it takes {', '.join(accepted) or 'no keywords'}")
+    for kw in options:
+        if kw not in accepted:
+            raise UserError(f"audit: --option {kw}=...: the target has no keyword {kw!r}; "
+                            f"it takes {', '.join(accepted) or 'no keywords'}")
+    module = importlib.import_module(FRAMEWORKS[framework])
+    paths = module.code_paths(set(accepted) - set(options)) if alg.kind == "optimizer" else {"scheduler": {}}
+    config = AuditConfig(target, algorithm, framework, map_keywords(algorithm, framework, accepted, names),
+                         options, paths, accepted, defaults, required)
+    try:
+        module.check_kind(config)
+    except ValueError as exc:
+        raise UserError(f"audit: {exc}") from None
+    return config
+
+
+def profile_order(algorithm: str) -> list:
+    """The algorithm's profiles, spec and the frameworks' first."""
+    names = list(get(algorithm).profiles)
+    return sorted(names, key=lambda n: (PROFILE_ORDER.index(n) if n in PROFILE_ORDER else len(PROFILE_ORDER),
+                                        names.index(n)))
+
+
+__all__ = ["AuditConfig", "GRADIENT_NOTE", "NOT_APPLICABLE", "PREFIX", "adapter_for", "build_kwargs", "configure",
+           "import_target", "infer_framework", "map_keywords", "parse_assignments", "profile_order",
+           "scenario_group", "signature_of"]

@@ -147,8 +147,9 @@ def _plain(value):
         return repr(value)
 
 
-def map_keywords(algorithm: str, framework: str, accepted: list, overrides: dict) -> dict:
-    """{canonical: keyword} for the hyperparameters the target takes (module docstring)."""
+def map_keywords(algorithm: str, framework: str, accepted: list, overrides: dict, driven: tuple = ()) -> dict:
+    """{canonical: keyword} for the hyperparameters the target takes (module docstring); the
+    ``driven`` ones (set by the adapter another way) only where ``overrides`` maps them."""
     alg = get(algorithm)
     taken: set = set()
     out = {}
@@ -165,6 +166,8 @@ def map_keywords(algorithm: str, framework: str, accepted: list, overrides: dict
         if canonical in overrides:
             out[canonical] = overrides[canonical]
             taken.add(overrides[canonical])
+            continue
+        if canonical in driven:
             continue
         options = [p.names.get(canonical) for p in own + others] + [canonical] + SYNONYMS.get(canonical, [])
         for kw in options:
@@ -206,6 +209,7 @@ class AuditConfig:
     accepted: list = field(default_factory=list)
     target_defaults: dict = field(default_factory=dict)
     required: list = field(default_factory=list)
+    driven: list = field(default_factory=list)  # canonical hyperparameters the adapter sets another way
 
     def registry_name(self) -> str:
         """The name workers load this audit's adapter by (adapters/registry.py)."""
@@ -216,7 +220,7 @@ class AuditConfig:
         return cls(**json.loads(name[len(PREFIX):]))
 
     def unmapped(self) -> list:
-        return [h for h in get(self.algorithm).hypers if h not in self.mapping]
+        return [h for h in get(self.algorithm).hypers if h not in self.mapping and h not in self.driven]
 
     def applicable(self, doc: dict) -> None:
         """Raise Unsupported ("not applicable: ...") when the vector needs a hyperparameter the
@@ -314,13 +318,32 @@ def configure(target: str, algorithm: str, framework: str | None, options: dict,
                             f"it takes {', '.join(accepted) or 'no keywords'}")
     module = importlib.import_module(FRAMEWORKS[framework])
     paths = module.code_paths(set(accepted) - set(options)) if alg.kind == "optimizer" else {"scheduler": {}}
-    config = AuditConfig(target, algorithm, framework, map_keywords(algorithm, framework, accepted, names),
-                         options, paths, accepted, defaults, required)
+    driven = sorted(module.driven(algorithm))
+    mapping = map_keywords(algorithm, framework, accepted, names, tuple(driven))
+    config = AuditConfig(target, algorithm, framework, mapping, options, paths, accepted, defaults, required,
+                         [d for d in driven if d not in mapping])
     try:
         module.check_kind(config)
     except ValueError as exc:
         raise UserError(f"audit: {exc}") from None
     return config
+
+
+def audit_work(configs: list, directory, manifest: dict, dtypes: tuple = ()) -> list:
+    """The cases of one or several audits, as harness.run_cases takes them: (registry name,
+    adapter, Case) for every vector of each target's algorithm (``dtypes``: only these)."""
+    from .harness import Selection, plan
+    from .registry import load
+
+    work = []
+    for config in configs:
+        name = config.registry_name()
+        adapter = load(name)
+        cases = plan(adapter, directory, Selection(algorithms=(config.algorithm,), dtypes=tuple(dtypes)), manifest)
+        if not cases:
+            raise UserError(f"audit: no vector of {config.algorithm} in {directory}")
+        work += [(name, adapter, c) for c in cases]
+    return work
 
 
 def profile_order(algorithm: str) -> list:
@@ -330,6 +353,7 @@ def profile_order(algorithm: str) -> list:
                                         names.index(n)))
 
 
-__all__ = ["AuditConfig", "GRADIENT_NOTE", "NOT_APPLICABLE", "PREFIX", "adapter_for", "build_kwargs", "configure",
+__all__ = ["AuditConfig", "GRADIENT_NOTE", "NOT_APPLICABLE", "PREFIX", "adapter_for", "audit_work", "build_kwargs",
+           "configure",
            "import_target", "infer_framework", "map_keywords", "parse_assignments", "profile_order",
            "scenario_group", "signature_of"]

@@ -534,10 +534,9 @@ def _print_summary(results, summary) -> None:
 def cmd_audit(args) -> int:
     from optconform.reference.vectors import atomic_write, default_vector_dir
 
-    from .audit import configure, parse_assignments
+    from .audit import audit_work, configure, parse_assignments
     from .audit_card import card, exit_status, print_card
-    from .harness import Selection, VectorCache, plan, run_cases
-    from .registry import load
+    from .harness import VectorCache, run_cases
     from .workers import DEFAULT_TIMEOUT, captured_output, quiet_environment
 
     options = parse_assignments(args.option, "--option", literal=True)
@@ -548,12 +547,7 @@ def cmd_audit(args) -> int:
     quiet_environment()
     with captured_output():
         config = configure(args.target, args.algorithm, args.framework, options, names)
-        name = config.registry_name()
-        adapter = load(name)
-        cases = plan(adapter, directory, Selection(algorithms=(config.algorithm,)), vectors.manifest)
-    if not cases:
-        raise UserError(f"{PROG} audit: no vector of {config.algorithm} in {directory}")
-    work = [(name, adapter, c) for c in cases]
+        work = audit_work([config], directory, vectors.manifest)
     start = time.perf_counter()
     with _progress(len(work), quiet=args.quiet) as bar:
         task = bar.add_task("auditing", total=len(work)) if bar else None
@@ -563,8 +557,7 @@ def cmd_audit(args) -> int:
                 bar.update(task, advance=1, description=f"{case.scenario} {case.impl.code_path} {case.impl.dtype}")
 
         results = run_cases(work, directory, jobs=_jobs(args.jobs, len(work)), on_result=advance, timeout=timeout)
-    docs = {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}}
-    report = card(config, results, docs)
+    report = card(config, results, {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}})
     print_card(report, sys.stdout)
     counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
     elapsed = time.perf_counter() - start

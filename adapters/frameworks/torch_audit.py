@@ -38,6 +38,12 @@ def code_paths(parameters: set) -> dict:
     return out
 
 
+def driven(algorithm: str) -> set:
+    """Canonical hyperparameters the adapter sets without a keyword: a scheduler's base learning
+    rate is the optimizer's ``lr``."""
+    return {"lr"} if get(algorithm).kind == "schedule" else set()
+
+
 def check_kind(config: AuditConfig) -> None:
     """Raise ValueError unless the target builds what the algorithm is (an optimizer, a scheduler)."""
     import torch
@@ -46,6 +52,9 @@ def check_kind(config: AuditConfig) -> None:
     kind = get(config.algorithm).kind
     p = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
     if kind == "optimizer":
+        if isinstance(target, type) and issubclass(target, torch.optim.lr_scheduler.LRScheduler):
+            raise ValueError(f"{config.target} is a learning-rate scheduler, not a torch.optim.Optimizer: "
+                             f"{config.algorithm} is an optimizer")
         try:
             built = target([p], **config.probe_kwargs())
         except Exception as exc:  # noqa: BLE001 - reported as the reason it cannot run
@@ -149,4 +158,4 @@ class _AuditRun(_OptimizerRun):
         return out
 
 
-__all__ = ["TorchAuditAdapter", "check_kind", "code_paths"]
+__all__ = ["TorchAuditAdapter", "check_kind", "code_paths", "driven"]

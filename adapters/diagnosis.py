@@ -39,6 +39,7 @@ from optconform.reference.model import get
 from .checker import CaseResult, compare
 from .protocol import AdapterRun, Implementation
 
+PREFIX_STEPS = 12  # a candidate is screened on at least this many first steps (and past the first failure)
 ROUNDING_FLOOR = 0.25  # ulps of a narrower format: below it, the error is not that format's rounding
 NARROWER = {"float64": ("float32", "bfloat16", "float16"), "float32": ("bfloat16", "float16"),
             "float16": (), "bfloat16": ()}
@@ -150,19 +151,33 @@ def diagnose(doc: dict, run: AdapterRun, impl: Implementation, profile: str, dec
     hood = D.neighbourhood(vector, profile)
     tried = []
 
-    def candidate_doc(cand) -> tuple[dict, str]:
+    def candidate_doc(cand, steps: int) -> tuple[dict, str]:
         if not one_step:
-            cand_text = D.trajectory_document(doc, profile, effects, hood.semantics, cand)
+            cand_text = D.trajectory_document(D.prefix(doc, steps), profile, effects, hood.semantics, cand)
             return json.loads(cand_text), cand_text
-        cand_doc = json.loads(D.one_step_document(vector, profile, impl.dtype, effects, hood.semantics, cand))
-        cand_doc["spread"] = doc.get("spread", {})  # the declared document's one-step spread
+        cand_doc = json.loads(D.one_step_document(D.prefix(vector, steps), profile, impl.dtype, effects,
+                                                  hood.semantics, cand))
+        cand_doc["spread"] = D.prefix(doc, steps).get("spread", {})  # the declared one-step spread
         return cand_doc, json.dumps(cand_doc)
 
+    total = len(doc["steps"])
+    cut = min(total, max(PREFIX_STEPS, 2 * (declared.first_failing_step or 0) + 4))
+    head = AdapterRun(run.steps[:cut], mode=run.mode)
+
     def attempt(candidates) -> list:
+        """The passing candidates of the first kind (in D.KINDS order) that has any."""
         passing = []
         for cand in candidates:
+            if passing and cand.kind != passing[-1]["kind"]:
+                break  # a simpler kind of explanation already matches
             try:
-                cand_doc, cand_text = candidate_doc(cand)
+                if cut < total:  # screen on the first steps: most neighbours differ there already
+                    short_doc, short_text = candidate_doc(cand, cut)
+                    screened = _score(short_doc, short_text, head, impl, profile)
+                    if screened.verdict != "pass":
+                        tried.append(_entry(cand, screened, hood, declared))
+                        continue
+                cand_doc, cand_text = candidate_doc(cand, total)
             except ValueError:
                 continue
             result = _score(cand_doc, cand_text, run, impl, profile)

@@ -23,6 +23,8 @@ than the parameters' (float32 arithmetic on float64 tensors) is within that form
 the same vector (the adapters' side: adapters/diagnosis.py). The comparison of each neighbour
 with the implementation is the checker's (adapters/checker.py), never a second one.
 
+A candidate is first rerun on the vector's first steps only (:func:`prefix`: past the first
+failing step, where an explanation must already agree), and in full only if it matches there.
 Neighbour trajectories do not depend on the implementation: they are kept on disk per vector,
 declared effects and candidate (reference/disk_cache.py), so a vector's second diagnosis (another
 code path, dtype or target) reads them back.
@@ -159,6 +161,26 @@ def _ignored_candidates(alg, doc: dict) -> list:
     return out
 
 
+def prefix(doc: dict, steps: int) -> dict:
+    """The vector cut to its first ``steps`` steps (inputs, expected steps and spread): what a
+    candidate must match before its whole trajectory is worth computing."""
+    if steps >= len(doc["steps"]):
+        return doc
+    out = dict(doc, steps=doc["steps"][:steps])
+    inputs = dict(doc["inputs"])
+    if "grads" in inputs:
+        inputs["grads"] = inputs["grads"][:steps]
+    if doc["kind"] == "schedule":
+        inputs["steps"] = steps
+        if "metrics" in inputs:
+            inputs["metrics"] = inputs["metrics"][:steps]
+    out["inputs"] = inputs
+    out["spread"] = {d: values[:steps] for d, values in doc.get("spread", {}).items()}
+    if "inject" in doc:
+        out["inject"] = doc["inject"][:steps]
+    return out
+
+
 def applied(doc: dict, semantics: dict, candidate: Candidate) -> dict:
     """The vector with the candidate's semantics and hyperparameters in place (its steps are those
     of the declared profile until :func:`trajectory_document` recomputes them)."""
@@ -239,5 +261,5 @@ def matching_profiles(alg_name: str, semantics: dict, active: list) -> list:
             if all(prof.semantics.get(a) == semantics.get(a) for a in active)]
 
 
-__all__ = ["Candidate", "KINDS", "Neighbourhood", "applied", "one_step_document", "matching_profiles", "neighbourhood",
+__all__ = ["Candidate", "KINDS", "Neighbourhood", "applied", "one_step_document", "prefix", "matching_profiles", "neighbourhood",
            "trajectory_document"]

@@ -118,6 +118,8 @@ def _fingerprint(config: AuditConfig, results: list, docs: dict) -> dict:
                 votes[axis][value] += 1
     out = {}
     for axis, values in possible.items():
+        # a value the algorithm does not declare but a diagnosis found (decoupled_lr_after)
+        values = values + [v for v in votes[axis] if v not in alg.axes[axis]]
         ranked = [(v, n) for v, n in votes[axis].most_common() if v in values]
         if not values:
             status, chosen = "unexplained", []

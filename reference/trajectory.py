@@ -8,7 +8,9 @@ Optimizer step ``t`` (1-based; every framework counts the first update as t = 1)
    a schedule); the algorithm's step receives η_t as ``h.lr`` and s_t as ``ctx.lr_factor``;
 4. each tensor is updated by the algorithm's ``step`` with its group's hyperparameters — or by
    the named variant of it that the declared precision effects select (reference/effects.py:
-   ``ctx.effects`` says which, and in what formats; declared real hyperparameters are rounded).
+   ``ctx.effects`` says which, and in what formats; declared real hyperparameters are rounded);
+   with ``weight_decay`` = ``decoupled_lr_after`` the step runs without decay and the updated
+   parameters are then multiplied by (1 − η_t λ) (reference/axes.toml).
 
 Schedules are evaluated at the 0-based index k of the update that uses the value.
 
@@ -32,6 +34,9 @@ from .model import Namespace
 from .numeric import mpf, precision, round_to
 from .scenarios import Case
 from .tensor import Tensor, tmap
+
+
+DECAY_AFTER = "decoupled_lr_after"  # weight_decay axis value applied here, after the algorithm's step
 
 
 @dataclass
@@ -151,11 +156,15 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Ma
                                   effects=fx.bind(case.groups[gi][1]))
                 h_t = Namespace(h)
                 h_t["lr"] = lr_t
+                after = sem.get("weight_decay") == DECAY_AFTER and h_t.get("weight_decay")
+                step_sem = Namespace(sem, weight_decay="none") if after else sem
                 for n in names:
                     g = grads[n]
                     if h_t.get("maximize"):
                         g = tmap(lambda x: -x, g)
-                    params[n] = step(params[n], g, state[n], h_t, sem, ctx)
+                    params[n] = step(params[n], g, state[n], h_t, step_sem, ctx)
+                    if after:  # decoupled decay of the updated parameters (axes.toml: decoupled_lr_after)
+                        params[n] = tmap(lambda x: x * (1 - lr_t * h_t.weight_decay), params[n])
                     if store is not None:
                         params[n] = tmap(rnd, params[n])
                         for key, value in state[n].items():

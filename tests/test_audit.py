@@ -53,8 +53,40 @@ class EpsInside(torch.optim.Optimizer):
 '''
 
 
+DECAY_AFTER = '''
+
+class DecayAfter(torch.optim.Optimizer):
+    """AdamW with the decoupled decay applied after the update, as the AdamW of transformers
+    v2–v4 did: θ ← (θ − η·m̂/(√v̂ + ε))·(1 − ηλ)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = torch.zeros_like(p)
+                    st["exp_avg_sq"] = torch.zeros_like(p)
+                st["step"] += 1
+                t = st["step"]
+                st["exp_avg"].mul_(b1).add_(g, alpha=1 - b1)
+                st["exp_avg_sq"].mul_(b2).addcmul_(g, g, value=1 - b2)
+                denom = (st["exp_avg_sq"] / (1 - b2 ** t)).sqrt().add_(group["eps"])
+                p.addcdiv_(st["exp_avg"] / (1 - b1 ** t), denom, value=-group["lr"])
+                p.add_(p, alpha=-group["lr"] * group["weight_decay"])
+'''
+
+
 def audit(tmp_path, *args, code=None):
-    (tmp_path / "targets.py").write_text(textwrap.dedent(EPS_INSIDE))
+    (tmp_path / "targets.py").write_text(textwrap.dedent(EPS_INSIDE) + textwrap.dedent(DECAY_AFTER))
     proc = subprocess.run([sys.executable, "-m", "optconform.adapters", "audit", *args, "--quiet", "--jobs", "2"],
                           capture_output=True, text=True, cwd=tmp_path, env=ENV, timeout=600)
     if code is not None:
@@ -100,6 +132,15 @@ def test_eps_inside_the_root_diverges_and_is_named_with_not_applicable_maximize(
     assert card["options"] == {"touch_grad": True}
     assert "verdict: diverges from every profile" in proc.stdout
     assert "eps_placement = inside" in proc.stdout
+
+
+def test_decay_after_the_update_is_named_though_no_profile_has_it(tmp_path):
+    audit(tmp_path, "targets:DecayAfter", "--algorithm", "adamw", "--json", "a.json", code=1)
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["audit"]["fingerprint"]["weight_decay"]["values"] == ["decoupled_lr_after"]
+    found = {json.dumps(c["diagnosis"]["axes"]) for c in report["cases"]
+             if c["diagnosis"] and c["diagnosis"]["explained"] and c["dtype"] == "float64"}
+    assert any("decoupled_lr_after" in f for f in found)
 
 
 def test_a_torch_scheduler_is_audited_as_a_schedule(tmp_path):

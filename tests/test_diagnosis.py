@@ -93,7 +93,7 @@ def test_a_perturbation_no_semantics_explains_is_unexplained_with_where_it_start
 def test_neighbourhood_covers_every_weight_decay_form_and_both_index_shifts():
     hood = D.neighbourhood(_load("adam/spec/weight_decay.json"), "torch")
     forms = {c.axes[0][1] for c in hood.single if c.kind == "axis" and c.axes[0][0] == "weight_decay"}
-    assert forms == {"none", "decoupled_lr", "decoupled_schedule", "decoupled"}  # declared: l2
+    assert forms == {"none", "decoupled_lr", "decoupled_schedule", "decoupled", "decoupled_lr_after"}  # declared: l2
     assert {c.t_shift for c in hood.single if c.kind == "step_index"} == {1, -1}
     assert any(c.kind == "ignored" and dict(c.hyper) == {"weight_decay": "0"} for c in hood.single)
     assert all(len(dict(c.axes)) == 2 for c in hood.pairs)

@@ -521,6 +521,8 @@ def _print_summary(results, summary) -> None:
     for r in known[:10]:
         print(f"KNOWN {r.verdict.upper()} {r.id}: {r.message.splitlines()[0] if r.message else ''} "
               f"[declared finding: {r.known_finding[:160]}{'…' if len(r.known_finding) > 160 else ''}]")
+        if r.diagnosis:
+            print(f"  diagnosis: {line(r.diagnosis)}")
     if len(known) > 10:
         print(f"... and {len(known) - 10} more known findings (see --json / --html)")
     extra = f" ({summary['known']} of them declared findings)" if summary.get("known") else ""

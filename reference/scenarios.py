@@ -116,9 +116,10 @@ OPTIMIZER_SCENARIOS = (
     OptimizerScenario("sign_alternating", "Each element's gradient flips sign every step.", pattern="alternating"),
     OptimizerScenario("weight_decay", "Weight decay on non-zero parameters.", hyper={"weight_decay": "probe"},
                       requires=("weight_decay",)),
-    OptimizerScenario("multi_tensor", "Several tensors of different shapes: a non-square matrix, a vector, a "
-                      "3-d tensor and a scalar-like tensor.",
-                      shapes=(("w", (3, 5)), ("b", (4,)), ("k", (2, 2, 3)), ("s", (1,)))),
+    OptimizerScenario("multi_tensor", "Several tensors: a non-square matrix, a vector, a 3-d tensor, a "
+                      "scalar-like tensor, and a second vector of the first one's shape (state kept per "
+                      "tensor, never shared between tensors of equal shape).",
+                      shapes=(("w", (3, 5)), ("b", (4,)), ("k", (2, 2, 3)), ("s", (1,)), ("u", (4,)))),
     OptimizerScenario("param_groups", "Two parameter groups with different hyperparameters.",
                       shapes=(("w", (2, 3)), ("b", (3,))),
                       groups=((("w",), {}), (("b",), {"lr": "half"}))),

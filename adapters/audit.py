@@ -14,7 +14,8 @@ hyperparameter mapped to nothing is one the target does not take: a vector that 
 its neutral value is *not applicable* (reported with the reason, never a failure). ``--option
 NAME=VALUE`` binds fixed constructor keywords (Python literals).
 
-What runs. Every vector of the algorithm (every profile's: the spec's and each framework's), in
+What runs. Every vector of the algorithm (every profile's: the spec's and each framework's; with
+``--profile P``, only the vectors of those profiles), in
 float64 and float32, on each code path the target offers (torch: ``foreach=False/True`` where its
 signature has ``foreach``), through the framework's audit adapter (frameworks/<framework>_audit.py)
 in worker processes, each case isolated as in ``check``, each failing case diagnosed
@@ -210,6 +211,7 @@ class AuditConfig:
     target_defaults: dict = field(default_factory=dict)
     required: list = field(default_factory=list)
     driven: list = field(default_factory=list)  # canonical hyperparameters the adapter sets another way
+    profiles: list = field(default_factory=list)  # only these profiles' vectors (--profile); [] = all
 
     def registry_name(self) -> str:
         """The name workers load this audit's adapter by (adapters/registry.py)."""
@@ -234,8 +236,12 @@ class AuditConfig:
                     continue
                 h = alg.hyper(name)
                 value = h.parse(group["hyper"][name])
-                neutral = h.neutral if h.neutral is not None else (False if h.type == "bool" else None)
-                if neutral is not None and value == h.parse(neutral):
+                # what a target without the keyword computes: the neutral value of a feature, or
+                # the value the framework's own API is fixed at (torch has no initial_square_avg: 0)
+                fixed = [h.neutral if h.neutral is not None else (False if h.type == "bool" else None)]
+                fixed += [p.fixed_value(h) for n, p in alg.profiles.items()
+                          if (p.framework or n) == self.framework and name in p.unsupported]
+                if any(f is not None and value == h.parse(f) for f in fixed):
                     continue
                 raise Unsupported(f"{NOT_APPLICABLE}: the target takes no keyword for {name} and the vector "
                                   f"needs {name} = {group['hyper'][name]} (--name {name}=KEYWORD maps one)")
@@ -276,6 +282,30 @@ def build_kwargs(config: AuditConfig, h, scenario: str | None) -> dict:
     return out
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (what a one-line verdict or error quotes)."""
+    return str(exc).splitlines()[0] if str(exc) else ""
+
+
+def framework_profile(algorithm: str, profile: str, framework: str):
+    """``profile`` if it is one of ``framework``'s profiles of the algorithm, else None: a target's
+    cases on that profile's vectors get its declared precision effects (conforming to a profile
+    includes them), other profiles' vectors are exact (a narrower arithmetic is diagnosed)."""
+    declared = get(algorithm).profiles.get(profile)
+    if declared is None or (declared.framework or profile) != framework:
+        return None
+    return declared
+
+
+def claimed_profiles(config: "AuditConfig") -> dict:
+    """What an audit adapter claims (protocol ``profiles``): every profile of the algorithm, the
+    target's framework's first, so that a vector the framework's profile shares with others is
+    checked under it, with its declared precision effects (:func:`framework_profile`)."""
+    profiles = get(config.algorithm).profiles
+    own = [n for n, p in profiles.items() if (p.framework or n) == config.framework]
+    return {config.algorithm: own + [n for n in profiles if n not in own]}
+
+
 def adapter_for(name: str):
     """The audit adapter a worker loads for a registry name made by :meth:`AuditConfig.registry_name`."""
     config = AuditConfig.from_name(name)
@@ -286,13 +316,17 @@ def adapter_for(name: str):
 _ADAPTER_CLASS = {"torch": "TorchAuditAdapter", "optax": "OptaxAuditAdapter", "keras": "KerasAuditAdapter"}
 
 
-def configure(target: str, algorithm: str, framework: str | None, options: dict, names: dict) -> AuditConfig:
+def configure(target: str, algorithm: str, framework: str | None, options: dict, names: dict,
+              profiles: list | None = None) -> AuditConfig:
     """Everything the audit needs before it runs, or UserError (exit 2) with one line."""
     from optconform.reference.model import algorithms
 
     if algorithm not in algorithms():
         raise UserError(f"audit: unknown algorithm {algorithm!r}; see 'optconform list'")
     alg = get(algorithm)
+    for p in profiles or []:
+        if p not in alg.profiles:
+            raise UserError(f"audit: --profile {p}: {algorithm} has no profile {p!r}; it has {', '.join(alg.profiles)}")
     if framework is not None and framework not in FRAMEWORKS:
         raise UserError(f"audit: unknown framework {framework!r}; choose from {', '.join(FRAMEWORKS)}")
     obj = import_target(target)
@@ -317,11 +351,17 @@ def configure(target: str, algorithm: str, framework: str | None, options: dict,
             raise UserError(f"audit: --option {kw}=...: the target has no keyword {kw!r}; "
                             f"it takes {', '.join(accepted) or 'no keywords'}")
     module = importlib.import_module(FRAMEWORKS[framework])
-    paths = module.code_paths(set(accepted) - set(options)) if alg.kind == "optimizer" else {"scheduler": {}}
+    paths = (module.code_paths(set(accepted) - set(options)) if alg.kind == "optimizer"
+             else module.schedule_code_paths(algorithm))
     driven = sorted(module.driven(algorithm))
     mapping = map_keywords(algorithm, framework, accepted, names, tuple(driven))
+    covered = {(_INDEX.match(k).group(1) if _INDEX.match(k) else k) for k in mapping.values()} | set(options)
+    missing = [k for k in required if k not in covered]
+    if missing:
+        raise UserError(f"audit: the target requires {', '.join(missing)}, which no hyperparameter of {algorithm} "
+                        f"maps to: name it with --name CANONICAL={missing[0]} or fix it with --option {missing[0]}=VALUE")
     config = AuditConfig(target, algorithm, framework, mapping, options, paths, accepted, defaults, required,
-                         [d for d in driven if d not in mapping])
+                         [d for d in driven if d not in mapping], list(profiles or []))
     try:
         module.check_kind(config)
     except ValueError as exc:
@@ -340,6 +380,8 @@ def audit_work(configs: list, directory, manifest: dict, dtypes: tuple = ()) -> 
         name = config.registry_name()
         adapter = load(name)
         cases = plan(adapter, directory, Selection(algorithms=(config.algorithm,), dtypes=tuple(dtypes)), manifest)
+        if config.profiles:
+            cases = [c for c in cases if set(manifest["files"][c.rel]["profiles"]) & set(config.profiles)]
         if not cases:
             raise UserError(f"audit: no vector of {config.algorithm} in {directory}")
         work += [(name, adapter, c) for c in cases]
@@ -354,6 +396,6 @@ def profile_order(algorithm: str) -> list:
 
 
 __all__ = ["AuditConfig", "GRADIENT_NOTE", "NOT_APPLICABLE", "PREFIX", "adapter_for", "audit_work", "build_kwargs",
-           "configure",
+           "claimed_profiles", "configure", "first_line", "framework_profile",
            "import_target", "infer_framework", "map_keywords", "parse_assignments", "profile_order",
            "scenario_group", "signature_of"]

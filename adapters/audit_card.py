@@ -38,10 +38,12 @@ def _worst(values) -> float | None:
 def card(config: AuditConfig, results: list, docs: dict) -> dict:
     """The report card; ``docs`` maps each vector path to its document."""
     alg = get(config.algorithm)
-    by_profile: dict = {p: [] for p in profile_order(config.algorithm)}
+    chosen = config.profiles or profile_order(config.algorithm)
+    by_profile: dict = {p: [] for p in profile_order(config.algorithm) if p in chosen}
     for r in results:
         for p in docs[r.vector]["profiles"]:
-            by_profile.setdefault(p, []).append(r)
+            if p in by_profile:
+                by_profile[p].append(r)
     profiles = []
     for name, rs in by_profile.items():
         ran = [r for r in rs if r.verdict in ("pass", "fail", "error")]
@@ -94,42 +96,54 @@ def _groups(rs: list) -> list:
 
 
 def _fingerprint(config: AuditConfig, results: list, docs: dict) -> dict:
-    """Per axis: the values the float64 passes leave possible, and the value the float64 cases
-    support — a pass supports its vector's value of every active axis; an explained failure the
-    value its diagnosis found (the vector's own where the diagnosis changed nothing there)."""
+    """Per axis, from the float64 cases (vectors separate axis values under the float64 bound):
+
+    * a failing case whose diagnosis explains it by a change of the axis is direct evidence: the
+      value most such diagnoses found is the target's (``matched``);
+    * otherwise the passes decide: every pass rules out the values its vector separates
+      (``separates``, computed from the exact reference's alternatives) and supports its own value
+      of those axes; one value left, or one value supported most, is the target's; none left:
+      ``unexplained``; several: ``undetermined``.
+
+    A diagnosis outranks the exclusions because the alternatives are exact while implementations
+    round: a threshold test on a float64 ρ_t can pass a vector that separates its exact form."""
     alg = get(config.algorithm)
     possible = {axis: list(values) for axis, values in alg.axes.items()}
-    votes = {axis: collections.Counter() for axis in alg.axes}
+    passes = {axis: collections.Counter() for axis in alg.axes}
+    found = {axis: collections.Counter() for axis in alg.axes}
     for r in results:
-        if r.dtype != "float64":  # vectors separate axis values under the float64 bound
+        if r.dtype != "float64":
             continue
         semantics = docs[r.vector]["semantics"]
+        separates = docs[r.vector].get("separates", {})
         if r.verdict == "pass":
-            for axis, ruled in docs[r.vector].get("separates", {}).items():
+            for axis, ruled in separates.items():
                 if axis in possible:
                     possible[axis] = [v for v in possible[axis] if v not in ruled]
-            found = semantics
-        elif r.verdict == "fail" and r.diagnosis and r.diagnosis.get("explained") and r.diagnosis.get("axes") is not None:
-            found = {a: (r.diagnosis["axes"][a][1] if a in r.diagnosis["axes"] else v) for a, v in semantics.items()}
-        else:
-            continue
-        for axis, value in found.items():
-            if axis in votes:
-                votes[axis][value] += 1
+                    passes[axis][semantics.get(axis)] += 1
+        elif r.verdict == "fail" and r.diagnosis and r.diagnosis.get("explained"):
+            for axis, (_declared, value) in (r.diagnosis.get("axes") or {}).items():
+                if axis in found:
+                    found[axis][value] += 1
     out = {}
     for axis, values in possible.items():
-        # a value the algorithm does not declare but a diagnosis found (decoupled_lr_after)
-        values = values + [v for v in votes[axis] if v not in alg.axes[axis]]
-        ranked = [(v, n) for v, n in votes[axis].most_common() if v in values]
-        if not values:
-            status, chosen = "unexplained", []
-        elif ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
-            status, chosen = "matched", [ranked[0][0]]
-        elif len(values) == 1:
-            status, chosen = "matched", values
+        top = found[axis].most_common(2)
+        if top and (len(top) == 1 or top[0][1] > top[1][1]):
+            status, chosen = "matched", [top[0][0]]
         else:
-            status, chosen = "undetermined", [v for v, _ in ranked] or values
-        out[axis] = {"status": status, "values": chosen, "support": dict(votes[axis])}
+            ranked = [(v, n) for v, n in passes[axis].most_common() if v in values]
+            if not values:
+                status, chosen = "unexplained", []
+            elif len(values) == 1:
+                status, chosen = "matched", values
+            elif ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+                status, chosen = "matched", [ranked[0][0]]
+            else:
+                status, chosen = "undetermined", values
+        support = dict(passes[axis])
+        for v, n in found[axis].items():
+            support[f"{v} (diagnosed)"] = n
+        out[axis] = {"status": status, "values": chosen, "support": support}
     return out
 
 

@@ -548,7 +548,7 @@ def cmd_audit(args) -> int:
     vectors = VectorCache(directory)
     quiet_environment()
     with captured_output():
-        config = configure(args.target, args.algorithm, args.framework, options, names)
+        config = configure(args.target, args.algorithm, args.framework, options, names, args.profile)
         work = audit_work([config], directory, vectors.manifest)
     start = time.perf_counter()
     with _progress(len(work), quiet=args.quiet) as bar:
@@ -767,6 +767,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", action="append", metavar="CANONICAL=KEYWORD",
                    help="map a canonical hyperparameter to the target's keyword (repeatable; betas[0] for a "
                         "tuple member)")
+    p.add_argument("--profile", action="append", metavar="P",
+                   help="only the vectors of profile P (repeatable; default: every profile of the algorithm)")
     p.add_argument("--json", metavar="FILE", help="write {cases, summary, audit} as JSON")
     p.add_argument("--html", metavar="FILE", help="write the HTML report")
     p.add_argument("--vectors", metavar="DIR", help="vector folder (default: the shipped vectors)")

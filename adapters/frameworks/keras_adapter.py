@@ -661,10 +661,7 @@ class _OptimizerRun:
             raise Unsupported(getattr(flavour, "no_groups", NO_GROUPS))  # in the flavour's API's words
         self.groups = len(groups)
         self.h = self.alg.resolve(self.profile.name, groups[0]["hyper"])
-        for name in self.profile.unsupported:
-            hyper = self.alg.hypers[name]
-            if name in self.h and self.h[name] != hyper.parse(self.profile.fixed_value(hyper)):
-                raise Unsupported(f"{self.profile.api} has no {name} (the profile lists it unsupported)")
+        self._check_supported()
         flavour.module  # noqa: B018 - TensorFlow and Keras, imported quietly before the first variable
         self.shapes = {}
         self.variables = {}
@@ -680,6 +677,14 @@ class _OptimizerRun:
             for n, shape in self.shapes.items()}
         lrs = step_lrs(doc)
         self.lrs = None if lrs is None else [row[0] for row in lrs]
+
+    def _check_supported(self) -> None:
+        """Unsupported where the vector needs a hyperparameter the profile's api does not take (a
+        subclass that builds another optimizer decides this its own way: frameworks/keras_audit.py)."""
+        for name in self.profile.unsupported:
+            hyper = self.alg.hypers[name]
+            if name in self.h and self.h[name] != hyper.parse(self.profile.fixed_value(hyper)):
+                raise Unsupported(f"{self.profile.api} has no {name} (the profile lists it unsupported)")
 
     def build(self):
         cls, extra = resolve_api(self.profile.api)

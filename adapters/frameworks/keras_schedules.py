@@ -159,16 +159,18 @@ def form(name: str, backend: str) -> str:
     return "jit" if backend == "jax" and name not in EAGER_ONLY else "eager"
 
 
-def run_schedule(doc: dict, profile, flavour, dtype: str, how: str = "eager") -> list:
+def run_schedule(doc: dict, profile, flavour, dtype: str, how: str = "eager", builder=None) -> list:
     """Per update k of ``doc["steps"]``: ``{"k", "lr"}``, the schedule evaluated at k — called
-    (``how`` = eager), or through ``jax.jit`` with k a traced integer (``how`` = jit)."""
+    (``how`` = eager), or through ``jax.jit`` with k a traced integer (``how`` = jit).
+    ``builder(h, dtype)``: another schedule than Keras's own (``optconform audit`` of a
+    LearningRateSchedule), built for the resolved hyperparameters ``h``."""
     from optconform.reference.model import get
 
     flavour.module  # noqa: B018 - Keras (and TensorFlow), imported quietly
     alg = get(doc["algorithm"])
     h = alg.resolve(profile.name, doc["inputs"]["groups"][0]["hyper"])
     metrics = doc["inputs"].get("metrics")
-    fn = build(flavour, alg.name, h, profile, dtype, metrics=metrics)
+    fn = build(flavour, alg.name, h, profile, dtype, metrics=metrics) if builder is None else builder(h, dtype)
     if how == "jit":
         import jax
 

@@ -390,12 +390,7 @@ class _OptimizerRun:
         self.doc, self.impl = doc, impl
         self.alg = get(doc["algorithm"])
         self.profile = self.alg.profiles[doc.get("profile") or PROFILE]
-        if self.profile.name != PROFILE:
-            raise Unsupported(f"the {impl.code_path} path runs optax's own optimizers (profile optax), "
-                              f"not {self.profile.name}")
-        if self.profile.api not in _APIS:
-            _APIS[self.profile.api] = resolve_api(self.profile.api)
-        self.factory, self.api_kwargs = _APIS[self.profile.api]
+        self.factory, self.api_kwargs = self.transformation()
         params = initial_params(doc)
         self.names = list(params)
         self.shapes = {n: shape for n, (shape, _) in params.items()}
@@ -434,6 +429,17 @@ class _OptimizerRun:
                 fields[field] = (canonical, fields[field][1])
             for field, label in fields.items():
                 self.labels[(field, n)] = label
+
+    def transformation(self) -> tuple:
+        """``(factory, literal keywords)`` that build the GradientTransformation: the profile's
+        ``api`` (optax's own optimizer). A subclass may supply another factory taking the same
+        keywords (``optconform audit``: frameworks/optax_audit.py)."""
+        if self.profile.name != PROFILE:
+            raise Unsupported(f"the {self.impl.code_path} path runs optax's own optimizers (profile optax), "
+                              f"not {self.profile.name}")
+        if self.profile.api not in _APIS:
+            _APIS[self.profile.api] = resolve_api(self.profile.api)
+        return _APIS[self.profile.api]
 
     def _check_supported(self, h) -> None:
         for name in self.profile.unsupported:

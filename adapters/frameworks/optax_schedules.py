@@ -292,13 +292,15 @@ def _plateau_kwargs(h, profile) -> dict:
     return optional(h, profile, {c: n for c, n in profile.names.items() if c not in profile.unsupported and _plain(n)})
 
 
-def run_schedule(doc: dict, impl) -> list:
+def run_schedule(doc: dict, impl, builder=None) -> list:
     """Per update k of ``doc["steps"]``: ``{"k", "lr"}`` (optax schedules have no cycled momentum:
-    a vector's momentum records are left unanswered, which the checker skips)."""
+    a vector's momentum records are left unanswered, which the checker skips). ``builder(h)``:
+    another schedule than optax's own (``optconform audit`` of a schedule factory), built for the
+    resolved hyperparameters ``h`` of the vector's profile and evaluated on the same code paths."""
     name = doc["algorithm"]
     alg = get(name)
     pname = doc.get("profile") or "optax"
-    if pname not in alg.profiles or not alg.profiles[pname].api.startswith("optax."):
+    if builder is None and (pname not in alg.profiles or not alg.profiles[pname].api.startswith("optax.")):
         raise Unsupported(f"{name} has no profile {pname!r} of an optax schedule (jax.example_libraries "
                           f"profiles run on the code path example_libraries)")
     profile = alg.profiles[pname]
@@ -307,14 +309,16 @@ def run_schedule(doc: dict, impl) -> list:
     if impl.dtype != "float64":
         raise Unsupported("optax schedules are checked in float64 (jax_enable_x64)")
     h = alg.resolve(pname, doc["inputs"]["groups"][0]["hyper"])
-    for hyper in profile.unsupported:
+    for hyper in profile.unsupported if builder is None else ():
         if hyper in h and h[hyper] != declared_default(profile, hyper):
             raise NotDriven(f"optax {name} has no {hyper} (the profile lists it unsupported)")
     steps = [s["k"] for s in doc["steps"]]
     from .optax_adapter import precision_context  # the optax adapter's x64 and device context
 
     with precision_context("float64", impl.device):
-        if name == "reduce_on_plateau":
+        if builder is not None:
+            rates = _evaluate(builder(h), steps, impl.code_path)
+        elif name == "reduce_on_plateau":
             metrics = doc["inputs"].get("metrics")
             if metrics is None:
                 raise ValueError("a reduce_on_plateau vector needs inputs.metrics")

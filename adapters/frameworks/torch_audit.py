@@ -18,10 +18,11 @@ only:
 """
 from __future__ import annotations
 
-from optconform.reference.model import get
+from optconform.reference.model import get, precision_effects
 
 from .torch_adapter import TorchAdapter, _OptimizerRun
-from ..audit import NOT_APPLICABLE, GRADIENT_NOTE, AuditConfig, build_kwargs, import_target
+from ..audit import (GRADIENT_NOTE, NOT_APPLICABLE, AuditConfig, build_kwargs, claimed_profiles, first_line,
+                     framework_profile, import_target)
 from ..protocol import AdapterRun, Implementation, Unsupported
 
 DTYPES = ("float64", "float32")
@@ -42,6 +43,11 @@ def driven(algorithm: str) -> set:
     """Canonical hyperparameters the adapter sets without a keyword: a scheduler's base learning
     rate is the optimizer's ``lr``."""
     return {"lr"} if get(algorithm).kind == "schedule" else set()
+
+
+def schedule_code_paths(algorithm: str) -> dict:
+    """A torch scheduler has one code path: ``scheduler`` (stepped after each optimizer step)."""
+    return {"scheduler": {}}
 
 
 def check_kind(config: AuditConfig) -> None:
@@ -79,7 +85,7 @@ class TorchAuditAdapter(TorchAdapter):
         self.name = "audit"
 
     def profiles(self) -> dict:
-        return {self.config.algorithm: list(get(self.config.algorithm).profiles)}
+        return claimed_profiles(self.config)
 
     def implementations(self, algorithm: str) -> list[Implementation]:
         if get(algorithm).kind == "schedule":
@@ -90,24 +96,31 @@ class TorchAuditAdapter(TorchAdapter):
         return next(iter(self.config.code_paths))
 
     def precision_effects(self, algorithm: str, impl: Implementation, profile: str = "spec") -> dict:
-        return {}  # a target is held to the exact reference; a narrower arithmetic is diagnosed
+        """A torch profile's vectors come with its declared precision effects (torch's NAdam keeps
+        mu_product in float32), as on torch's own for-loop or foreach path: conforming to the
+        profile includes them. Other profiles' vectors are exact: a narrower arithmetic is diagnosed."""
+        declared = framework_profile(algorithm, profile, "torch")
+        if declared is None:
+            return {}
+        path = impl.code_path if impl.code_path in PATH_SWITCHES else "forloop"
+        return precision_effects(declared, path, impl.dtype, device=impl.device)
 
     def run(self, doc: dict, impl: Implementation) -> AdapterRun:
         self.config.applicable(doc)
         if doc["kind"] == "schedule":
             from .torch_schedules import run_schedule
 
-            return AdapterRun(run_schedule(doc, builder=self._scheduler))
+            return AdapterRun(run_schedule(doc, builder=lambda opt, h, metrics: self._scheduler(opt, h, metrics, doc)))
         return _AuditRun(doc, impl, self.config).run()
 
-    def _scheduler(self, optimizer, h, metrics):
+    def _scheduler(self, optimizer, h, metrics, doc):
         target = import_target(self.config.target)
-        kwargs = build_kwargs(self.config, h, scenario=None)
+        kwargs = {**build_kwargs(self.config, h, doc["scenario"]), **self.config.options}
         try:
             sched = target(optimizer, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the constructor refuses these values
             raise Unsupported(f"{NOT_APPLICABLE}: {self.config.target}(optimizer, **{kwargs}) raised "
-                              f"{type(exc).__name__}: {exc}") from None
+                              f"{type(exc).__name__}: {first_line(exc)}") from None
         if metrics is not None:
             from .torch_schedules import Replay
 
@@ -134,7 +147,7 @@ class _AuditRun(_OptimizerRun):
             opt = target(groups, **{**kwargs[0], **self.config.options, **path})
         except Exception as exc:  # noqa: BLE001 - the constructor refuses these values
             raise Unsupported(f"{NOT_APPLICABLE}: {self.config.target} raised {type(exc).__name__} for "
-                              f"{kwargs[0]}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+                              f"{kwargs[0]}: {first_line(exc)}") from None
         original = opt.step
         torch = self.torch
 
@@ -158,4 +171,4 @@ class _AuditRun(_OptimizerRun):
         return out
 
 
-__all__ = ["TorchAuditAdapter", "check_kind", "code_paths", "driven"]
+__all__ = ["TorchAuditAdapter", "check_kind", "code_paths", "driven", "schedule_code_paths"]

@@ -120,6 +120,8 @@ def signature_of(obj, framework: str, kind: str) -> tuple[list, dict, list, bool
     params = list(sig.parameters.values())
     if framework == "torch" and params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
         params = params[1:]
+    if isinstance(obj, type) and any(p.kind == p.VAR_KEYWORD for p in params):
+        params = [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)] + _inherited(obj, framework)
     names, defaults, required = [], {}, []
     var_kw = False
     for p in params:
@@ -129,11 +131,35 @@ def signature_of(obj, framework: str, kind: str) -> tuple[list, dict, list, bool
         if p.kind == p.VAR_POSITIONAL:
             continue
         names.append(p.name)
-        if p.default is p.empty:
+        if p.default is p.empty or type(p.default).__name__ == "_RequiredParameter":
+            # torch.optim.optimizer.required: a sentinel default that means "must be given"
             required.append(p.name)
         else:
             defaults[p.name] = _plain(p.default)
     return names, defaults, required, var_kw
+
+
+_ROOTS = {"Optimizer", "LRScheduler", "_LRScheduler", "GradientTransformation", "LearningRateSchedule"}
+
+
+def _inherited(cls, framework: str) -> list:
+    """The keyword parameters a class that passes ``*args, **kwargs`` on takes from its bases: the
+    first base ``__init__`` up the MRO that names its own (a framework's root class, whose
+    ``defaults`` is not a hyperparameter, ends the walk)."""
+    for base in cls.__mro__[1:]:
+        if base.__name__ in _ROOTS or base is object:
+            return []
+        init = base.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = list(inspect.signature(init).parameters.values())[1:]  # self
+        if framework == "torch" and params and params[0].kind in (params[0].POSITIONAL_ONLY,
+                                                                  params[0].POSITIONAL_OR_KEYWORD):
+            params = params[1:]
+        named = [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if named:
+            return named
+    return []
 
 
 def _plain(value):
@@ -157,9 +183,15 @@ def map_keywords(algorithm: str, framework: str, accepted: list, overrides: dict
     names = set(accepted)
 
     def usable(kw: str) -> bool:
+        """A keyword the signature has, not taken yet; a keyword taken whole cannot also serve as
+        a tuple (``eps`` and ``eps[1]``), nor a tuple keyword whole."""
         m = _INDEX.match(kw)
         base = m.group(1) if m else kw
-        return base in names and kw not in taken
+        if base not in names or kw in taken:
+            return False
+        if m:
+            return base not in taken
+        return not any(_INDEX.match(t) and _INDEX.match(t).group(1) == base for t in taken)
 
     own = [p for n, p in alg.profiles.items() if (p.framework or n) == framework]
     others = [p for n, p in alg.profiles.items() if (p.framework or n) != framework]
@@ -369,13 +401,21 @@ def configure(target: str, algorithm: str, framework: str | None, options: dict,
     return config
 
 
-def audit_work(configs: list, directory, manifest: dict, dtypes: tuple = ()) -> list:
-    """The cases of one or several audits, as harness.run_cases takes them: (registry name,
-    adapter, Case) for every vector of each target's algorithm (``dtypes``: only these)."""
+def audit_work(configs: list, directory, manifest: dict, dtypes: tuple = ()) -> tuple[list, dict]:
+    """The cases of one or several audits, as harness.run_cases takes them — (registry name,
+    adapter, Case) for every vector of each target's algorithm (``dtypes``: only these) — and
+    their coverage: {(vector, code path, dtype, profile checked): [the profiles it counts for]}.
+
+    A vector several profiles share is checked once per distinct set of declared precision
+    effects among them: once under the target's framework profile with its effects (torch's
+    float32 NAdam ``mu_product``) and once exactly for the others (the spec), so a target that
+    computes exactly conforms to the spec and one that rounds as torch does conforms to torch."""
+    import dataclasses
+
     from .harness import Selection, plan
     from .registry import load
 
-    work = []
+    work, coverage = [], {}
     for config in configs:
         name = config.registry_name()
         adapter = load(name)
@@ -384,8 +424,19 @@ def audit_work(configs: list, directory, manifest: dict, dtypes: tuple = ()) -> 
             cases = [c for c in cases if set(manifest["files"][c.rel]["profiles"]) & set(config.profiles)]
         if not cases:
             raise UserError(f"audit: no vector of {config.algorithm} in {directory}")
-        work += [(name, adapter, c) for c in cases]
-    return work
+        for case in cases:
+            groups: dict = {}
+            for profile in manifest["files"][case.rel]["profiles"]:
+                if config.profiles and profile not in config.profiles:
+                    continue
+                effects = adapter.precision_effects(config.algorithm, case.impl, profile) \
+                    if hasattr(adapter, "precision_effects") else {}
+                groups.setdefault(tuple(sorted(effects.items())), []).append(profile)
+            for members in groups.values():
+                checked = dataclasses.replace(case, profile=members[0])
+                work.append((name, adapter, checked))
+                coverage[(name, case.rel, case.impl.code_path, case.impl.dtype, members[0])] = members
+    return work, coverage
 
 
 def profile_order(algorithm: str) -> list:

@@ -35,13 +35,16 @@ def _worst(values) -> float | None:
     return max(finite) if finite else None
 
 
-def card(config: AuditConfig, results: list, docs: dict) -> dict:
-    """The report card; ``docs`` maps each vector path to its document."""
+def card(config: AuditConfig, results: list, docs: dict, coverage: dict | None = None) -> dict:
+    """The report card; ``docs`` maps each vector path to its document, ``coverage`` says which
+    profiles each case counts for (audit.audit_work; default: every profile of its vector)."""
     alg = get(config.algorithm)
     chosen = config.profiles or profile_order(config.algorithm)
     by_profile: dict = {p: [] for p in profile_order(config.algorithm) if p in chosen}
+    name = config.registry_name()
     for r in results:
-        for p in docs[r.vector]["profiles"]:
+        counted = (coverage or {}).get((name, r.vector, r.code_path, r.dtype, r.profile), docs[r.vector]["profiles"])
+        for p in counted:
             if p in by_profile:
                 by_profile[p].append(r)
     profiles = []
@@ -100,22 +103,28 @@ def _fingerprint(config: AuditConfig, results: list, docs: dict) -> dict:
 
     * a failing case whose diagnosis explains it by a change of the axis is direct evidence: the
       value most such diagnoses found is the target's (``matched``);
-    * otherwise the passes decide: every pass rules out the values its vector separates
+    * otherwise the passes decide (those whose state was compared, where the vector has state:
+      a vector may separate an axis by the state alone): every pass rules out the values its vector separates
       (``separates``, computed from the exact reference's alternatives) and supports its own value
       of those axes; one value left, or one value supported most, is the target's; none left:
       ``unexplained``; several: ``undetermined``.
 
     A diagnosis outranks the exclusions because the alternatives are exact while implementations
-    round: a threshold test on a float64 ρ_t can pass a vector that separates its exact form."""
+    round: a threshold test on a float64 ρ_t can pass a vector that separates its exact form.
+    The ``defaults`` scenario is left out: it tests default values, not semantics."""
     alg = get(config.algorithm)
     possible = {axis: list(values) for axis, values in alg.axes.items()}
     passes = {axis: collections.Counter() for axis in alg.axes}
     found = {axis: collections.Counter() for axis in alg.axes}
     for r in results:
-        if r.dtype != "float64":
+        if r.dtype != "float64" or r.scenario == "defaults":  # defaults tests default values, not semantics
             continue
         semantics = docs[r.vector]["semantics"]
         separates = docs[r.vector].get("separates", {})
+        has_state = any(docs[r.vector]["steps"][0].get("state", {}).values()) if docs[r.vector]["kind"] == "optimizer" \
+            else False
+        if r.verdict == "pass" and has_state and not r.compared.get("state"):
+            continue  # the target's state was not read: a vector may separate its axes by the state alone
         if r.verdict == "pass":
             for axis, ruled in separates.items():
                 if axis in possible:
@@ -246,7 +255,10 @@ def print_card(report: dict, out) -> None:
         for d in report["diagnoses"][:10]:
             w(f"  {d['cases']:>4} × {d['diagnosis']}\n")
     if report["conforms_to"]:
-        w(f"\nverdict: conforms to {', '.join(report['conforms_to'])}\n")
+        ran = {p["profile"]: p for p in report["profiles"]}
+        parts = [f"{n} ({ran[n]['pass']} cases passed, {ran[n]['not_applicable']} not applicable)"
+                 for n in report["conforms_to"]]
+        w(f"\nverdict: conforms to {', '.join(parts)}\n")
     else:
         p = report["best_profile"]
         w(f"\nverdict: diverges from every profile; closest: {p['profile']} ({p['pass']} pass, "

@@ -52,6 +52,7 @@ class CaseResult:
     diverged_first: str | None = None
     bound_ulp: float | None = None
     first_failures: dict = field(default_factory=dict)  # {params|state|lr: {step, element}}: where each first failed
+    compared: dict = field(default_factory=dict)  # {params|state|lr: number of values compared}
     message: str = ""
     diagnosis: dict | None = None
     declared_divergences: list = field(default_factory=list)
@@ -213,6 +214,7 @@ def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key:
     floor_ulp = float(ulp(0, impl.dtype))
     max_ulp = max_rel = 0.0
     first_by_kind: dict = {}
+    compared = {"params": 0, "state": 0, "lr": 0}
     for i, ys in enumerate(observed):
         t = i + 1
         # one-step mode: every step starts from the exact state, so the floor is that of one step
@@ -222,6 +224,7 @@ def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key:
                                                      ulps[i], ys):
             if y is None:
                 continue
+            compared[kind] += 1
             y = float(y)
             if not fin or not math.isfinite(y):
                 same = (math.isnan(hi) and math.isnan(y)) or (math.isinf(hi) and hi == y)
@@ -240,6 +243,7 @@ def compare(doc: dict, run: AdapterRun, impl: Implementation, profile: str, key:
         result.errors_by_step.append(step_worst)
         result.bounds_by_step.append(b)
     result.max_ulp, result.max_rel = max_ulp, max_rel
+    result.compared = compared
     if first_by_kind:
         kind, (t, label, err, b, x, y) = min(first_by_kind.items(), key=lambda kv: (kv[1][0], _ORDER[kv[0]]))
         result.first_failures = {k: {"step": v[0] if doc["kind"] == "optimizer" else v[0] - 1, "element": v[1]}

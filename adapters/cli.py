@@ -549,7 +549,7 @@ def cmd_audit(args) -> int:
     quiet_environment()
     with captured_output():
         config = configure(args.target, args.algorithm, args.framework, options, names, args.profile)
-        work = audit_work([config], directory, vectors.manifest)
+        work, coverage = audit_work([config], directory, vectors.manifest)
     start = time.perf_counter()
     with _progress(len(work), quiet=args.quiet) as bar:
         task = bar.add_task("auditing", total=len(work)) if bar else None
@@ -559,14 +559,14 @@ def cmd_audit(args) -> int:
                 bar.update(task, advance=1, description=f"{case.scenario} {case.impl.code_path} {case.impl.dtype}")
 
         results = run_cases(work, directory, jobs=_jobs(args.jobs, len(work)), on_result=advance, timeout=timeout)
-    report = card(config, results, {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}})
+    report = card(config, results, {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}}, coverage)
     print_card(report, sys.stdout)
     counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
     elapsed = time.perf_counter() - start
     print(f"{len(results)} cases: {counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors, "
           f"{counts['skip']} skipped or not applicable in {elapsed:.1f} s")
     summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "audit": report,
-               "environment": _environment(), "vectors": str(directory),
+               "environment": {**_environment(), **_target_versions(config)}, "vectors": str(directory),
                "vector_set": _vector_set(directory, vectors.manifest)}
     out_cases = [r.as_json() for r in results]
     if args.json:
@@ -579,6 +579,23 @@ def cmd_audit(args) -> int:
         _write_report(args.html, lambda: write_html(args.html, out_cases, summary))
         print(f"HTML report: {args.html}")
     return exit_status(report)
+
+
+def _target_versions(config) -> dict:
+    """The versions of the framework and of the distribution the target comes from (reports name them)."""
+    from importlib import metadata
+
+    out = {}
+    module = config.target.rpartition(":")[0]
+    names = [config.framework, "keras" if config.framework == "keras" else None]
+    if not module.endswith(".py") and "/" not in module:
+        names += metadata.packages_distributions().get(module.split(".")[0], [])
+    for name in dict.fromkeys(n for n in names if n):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"versions": out}
 
 
 # --- divergences --------------------------------------------------------------------------------

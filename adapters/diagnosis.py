@@ -194,7 +194,8 @@ def diagnose(doc: dict, run: AdapterRun, impl: Implementation, profile: str, dec
             passing = attempt(hood.pairs)
         if passing:
             own = framework_profiles(doc["algorithm"], impl.adapter)
-            best = min(passing, key=lambda e: (D.KINDS.index(e["kind"]), e["profile"] not in own, _rank(e)))
+            order = D.kinds_order(vector["scenario"])
+            best = min(passing, key=lambda e: (order.index(e["kind"]), e["profile"] not in own, _rank(e)))
     if best is None:
         best = _precision(doc, text, run, impl, profile, declared)
     out = {"explained": best is not None}

@@ -115,7 +115,8 @@ def neighbourhood(doc: dict, profile: str) -> Neighbourhood:
                               label=f"schedule index k {s:+d} (the schedule stepped "
                                     f"{'before' if s > 0 else 'after'} the update it sets)")
                     for s in (1, -1)]
-    out.single = singles
+    order = kinds_order(doc["scenario"])
+    out.single = sorted(singles, key=lambda c: order.index(c.kind))  # stable: the order above within a kind
     axis_changes = [c for c in singles if c.kind == "axis"]
     for a, b in itertools.combinations(axis_changes, 2):
         if a.axes[0][0] != b.axes[0][0]:
@@ -123,6 +124,15 @@ def neighbourhood(doc: dict, profile: str) -> Neighbourhood:
             out.pairs.append(Candidate("axes", axes=both, label=f"{_semantics_text(both)} (declared: "
                                        f"{_semantics_text((x, semantics[x]) for x, _ in both)})"))
     return out
+
+
+def kinds_order(scenario: str) -> tuple:
+    """The order in which kinds of explanation are tried and preferred: simplest first, and in the
+    ``defaults`` scenario (which tests default values, run on the implementation's own) another
+    profile's defaults or an ignored feature before any change of semantics."""
+    if scenario == DEFAULTS_SCENARIO:
+        return ("defaults", "ignored") + tuple(k for k in KINDS if k not in ("defaults", "ignored"))
+    return KINDS
 
 
 def _default_candidates(alg, declared: Profile, doc: dict, active: list, semantics: dict) -> list:
@@ -261,5 +271,5 @@ def matching_profiles(alg_name: str, semantics: dict, active: list) -> list:
             if all(prof.semantics.get(a) == semantics.get(a) for a in active)]
 
 
-__all__ = ["Candidate", "KINDS", "Neighbourhood", "applied", "one_step_document", "prefix", "matching_profiles", "neighbourhood",
+__all__ = ["Candidate", "KINDS", "kinds_order", "Neighbourhood", "applied", "one_step_document", "prefix", "matching_profiles", "neighbourhood",
            "trajectory_document"]

@@ -44,7 +44,7 @@ def run(targets=TARGETS, jobs: int = 2, dtypes=("float64", "float32")) -> list[O
     directory = default_vector_dir()
     vectors = VectorCache(directory)
     configs = [configure(t.target, t.algorithm, t.framework, {}, {}, [counterpart_profile(t)]) for t in targets]
-    work = audit_work(configs, directory, vectors.manifest, dtypes)
+    work, coverage = audit_work(configs, directory, vectors.manifest, dtypes)
     results = run_cases(work, directory, jobs=jobs)
     by_name: dict = {}
     for (name, _adapter, _case), result in zip(work, results):
@@ -52,7 +52,7 @@ def run(targets=TARGETS, jobs: int = 2, dtypes=("float64", "float32")) -> list[O
     out = []
     for target, config in zip(targets, configs):
         rs = by_name[config.registry_name()]
-        report = card(config, rs, {r.vector: vectors.doc(r.vector)[0] for r in rs})
+        report = card(config, rs, {r.vector: vectors.doc(r.vector)[0] for r in rs}, coverage)
         named = None
         if target.axis:
             named = report["fingerprint"].get(target.axis, {}).get("values") == [target.value]

@@ -9,7 +9,8 @@ its worker; Keras runs each backend in its own), and prints, sorted by case id,
     <case id> <verdict>[ (declared finding)] max_ulp=<u> max_rel=<r>[: <first line of the message>]
 
 then, for each algorithm x profile x code path x dtype, the largest relative error of its cases
-(max |got − exact| / |exact| over every value the checker compares, ``max_rel``), where cases fail
+(max |got − exact| / |exact| over every value the checker compares, ``max_rel``), the largest
+bound any of its cases was held to (in ulps, the checker's ``bounds_by_step``), where cases fail
 the range of their first failing steps and of the relative error |got − exact| / |exact| of the
 value each failure message names (the first value past the bound), and the summary line of
 ``check``. Where a case fails, its message names the step, the value, what the framework
@@ -72,6 +73,7 @@ def main(argv=None) -> int:
         doc = json.loads(report.read_text(encoding="utf-8"))
     cases = sorted(doc["cases"], key=lambda c: c["id"])
     largest: dict = {}
+    bounds: dict = {}
     failures: dict = {}
     for case in cases:
         print(_line(case))
@@ -79,11 +81,16 @@ def main(argv=None) -> int:
         rel = _number(case.get("max_rel"))
         if rel == rel:  # a skipped case has none
             largest[key] = max(largest.get(key, rel), rel)
+        held = [b for b in case.get("bounds_by_step") or [] if b is not None]
+        if held:
+            bounds[key] = max(bounds.get(key, max(held)), max(held))
         first = _first_failure(case)
         if first:
             failures.setdefault(key, []).append(first)
     for (algorithm, profile, code_path, dtype), rel in sorted(largest.items()):
         print(f"largest relative error: {algorithm} {profile} {code_path} {dtype}: {rel:.2g}")
+    for (algorithm, profile, code_path, dtype), bound in sorted(bounds.items()):
+        print(f"largest bound: {algorithm} {profile} {code_path} {dtype}: {bound:.3g} ulps")
     for (algorithm, profile, code_path, dtype), found in sorted(failures.items()):
         steps, rels = [s for s, _ in found], [r for _, r in found]
         print(f"first failures: {algorithm} {profile} {code_path} {dtype}: {len(found)} cases, step "

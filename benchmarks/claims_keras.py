@@ -1,6 +1,7 @@
 """Keras 3 (TensorFlow backend) facts the spec pages quote, one line each, with TensorFlow imported
 once: Keras's float32 casts of Python-float hyperparameters in float64 schedules and optimizers,
 ``weight_decay=0.0`` against ``None`` on an infinite parameter, ``relative_step`` of Adafactor,
+the Adam family on bfloat16 variables (β cast to bfloat16 in the bias corrections: β₂ = 0.999 is 1),
 and how far TensorFlow's ``tf.math.rsqrt`` (tf_keras RMSprop's increment) is from a correctly rounded
 1/√x: 20000 inputs log-uniform on [1e-8, 1e4] (seed 0), the largest error in ulps of the exact value
 and the share of results that are not the nearest representable number.
@@ -22,13 +23,13 @@ import tensorflow as tf  # noqa: E402  (the backend keras already imported)
 schedules = keras.optimizers.schedules
 
 
-def _run(optimizer, params: list[float], grads: list[list[float]]) -> list[list[float]]:
-    """The float64 parameters after each update of ``grads``."""
-    var = keras.Variable(np.array(params, dtype=np.float64), dtype="float64")
+def _run(optimizer, params: list[float], grads: list[list[float]], dtype: str = "float64") -> list[list[float]]:
+    """The parameters (variables of ``dtype``) after each update of ``grads``, as Python floats."""
+    var = keras.Variable(np.array(params, dtype=np.float64), dtype=dtype)
     out = []
     for g in grads:
-        optimizer.apply([keras.ops.convert_to_tensor(np.array(g, dtype=np.float64))], [var])
-        out.append([float(x) for x in keras.ops.convert_to_numpy(var)])
+        optimizer.apply([keras.ops.convert_to_tensor(np.array(g, dtype=np.float64), dtype=dtype)], [var])
+        out.append([float(x) for x in keras.ops.convert_to_numpy(keras.ops.cast(var, "float64"))])
     return out
 
 
@@ -69,6 +70,16 @@ def main() -> None:
     for flag, steps in runs.items():
         print(f"Adafactor learning_rate=1 relative_step={flag}: params after step 3 {steps[-1]}")
     print(f"Adafactor relative_step True and False identical: {runs[True] == runs[False]}")
+    # adam, adamw, amsgrad, lamb, nadam: bfloat16 variables raise a bfloat16 β to the step count
+    for label, make in (("Adam", lambda: keras.optimizers.Adam(learning_rate=0.125)),
+                        ("AdamW", lambda: keras.optimizers.AdamW(learning_rate=0.125)),
+                        ("Adam amsgrad=True", lambda: keras.optimizers.Adam(learning_rate=0.125, amsgrad=True)),
+                        ("Lamb", lambda: keras.optimizers.Lamb(learning_rate=0.125)),
+                        ("Nadam", lambda: keras.optimizers.Nadam(learning_rate=0.125))):
+        for dtype in ("bfloat16", "float32"):
+            steps = _run(make(), [1.0], [[0.5]] * 3, dtype)
+            print(f"{label} learning_rate=0.125 {dtype}, θ = 1, g = 0.5: params after steps 1-3 "
+                  f"{[s[0] for s in steps]}")
     # rmsprop (tf_keras): tf.math.rsqrt is not correctly rounded
     for dtype in (np.float32, np.float64):
         worst, share = _rsqrt_accuracy(dtype)

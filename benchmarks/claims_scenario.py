@@ -12,7 +12,9 @@ case runs in float64 with ON's declared effects for that code path (what the fra
 every other real hyperparameter held in float64), then again without the effects NAME, and the
 first steps print the largest difference of the parameters in float64 ulps of the first run,
 max |a − b| / ulp(a): how far a float64 run of the framework would be from the reference had the
-profile not declared the effect.
+profile not declared the effect; then the final parameters' largest relative difference,
+max |a − b| / |b| (b the run without), and the same difference against each element's
+displacement, max |a − b| / |b − θ₀| (θ₀ the initial parameters): the size of the effect.
 
     python benchmarks/claims_scenario.py sgd scheduled --on keras --vs torch
     python benchmarks/claims_scenario.py sgd variant_dampening --on torch --axis first_momentum=dampened
@@ -58,6 +60,14 @@ def _counterfactual(base, code_path: str, without: list) -> None:
         ulps = max(abs(float(x - y)) / math.ulp(float(x)) for name in a.params
                    for x, y in zip(a.params[name].data, b.params[name].data))
         print(f"step {a.t}: without {', '.join(without)}: parameters {ulps:.2g} float64 ulps off")
+    names = sorted(declared[-1].params)
+    ours = [x for n in names for x in declared[-1].params[n].data]
+    theirs = [x for n in names for x in counter[-1].params[n].data]
+    start = [x for n in names for x in base.params[n].data]
+    of_displacement = relative_difference([a - x0 for a, x0 in zip(ours, start)],
+                                          [b - x0 for b, x0 in zip(theirs, start)])
+    print(f"final (step {declared[-1].t}): without {', '.join(without)}: largest relative difference "
+          f"{float(relative_difference(ours, theirs)):.2g}, of the displacement {float(of_displacement):.2g}")
 
 
 def main(argv=None) -> int:

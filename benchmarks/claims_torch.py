@@ -1,6 +1,8 @@
 """torch scheduler facts the spec pages quote, one line each: how many float64 ulps the recursive
 schedulers (ExponentialLR, StepLR, MultiStepLR) drift from the exact rate, ConstantLR's undoing of
-its factor, and ChainedScheduler with an absolute child after a recursive one.
+its factor, ChainedScheduler with an absolute child after a recursive one, and ChainedScheduler of
+ExponentialLR and CosineAnnealingLR against the product of the two run alone (a product only for
+eta_min = 0).
 
 The exact rate is computed in rationals from the decimal hyperparameters (η = 0.1, γ = 0.95 is
 η·γᵏ exactly), and an error is |lr − exact| in ulps of the exact value (math.ulp of the float64
@@ -59,6 +61,19 @@ def main() -> None:
     print("ChainedScheduler [MultiplicativeLR(0.875), LambdaLR(1/(1 + k/2))] lr=0.1: "
           + " ".join(f"k={k} {x:.10g}" for k, x in enumerate(lrs)))
     print("0.1/(1 + k/2): " + " ".join(f"k={k} {0.1 / (1 + k / 2):.10g}" for k in range(5)))
+    exponential = _scheduler_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9), 4)
+    for eta_min in (0.0, 0.01):
+        def cosine(o, eta_min=eta_min):
+            return torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=4, eta_min=eta_min)
+
+        def both(o, cosine=cosine):
+            return torch.optim.lr_scheduler.ChainedScheduler([torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9),
+                                                              cosine(o)])
+        chained, alone = _scheduler_lrs(both, 4), _scheduler_lrs(cosine, 4)
+        product = [e * c / 0.1 for e, c in zip(exponential, alone)]
+        print(f"ChainedScheduler [ExponentialLR(0.9), CosineAnnealingLR(T_max=4, eta_min={eta_min})] lr=0.1: "
+              + " ".join(f"k={k} {x:.6g}" for k, x in enumerate(chained)) + "; product of the two alone: "
+              + " ".join(f"k={k} {x:.6g}" for k, x in enumerate(product)))
 
 
 if __name__ == "__main__":

@@ -338,6 +338,53 @@ def claimed_profiles(config: "AuditConfig") -> dict:
     return {config.algorithm: own + [n for n in profiles if n not in own]}
 
 
+class AuditAdapter:
+    """What every framework's audit adapter shares, put first in its bases (``class
+    TorchAuditAdapter(AuditAdapter, TorchAdapter)``): built from the :class:`AuditConfig` its
+    worker rebuilt; it claims every profile (:func:`claimed_profiles`); its code paths are the
+    target's (``config.code_paths``) or, for a schedule, the framework module's
+    ``schedule_code_paths``; every profile's vectors run on every implementation, in
+    ``DTYPES`` (a schedule in ``SCHEDULE_DTYPES``) on the CPU; there is no one-step mode."""
+
+    can_inject_state = False
+    DTYPES = ("float64", "float32")
+    SCHEDULE_DTYPES = ("float64",)
+    DEVICE = "cpu"
+
+    def __init__(self, config: AuditConfig):
+        self.config = config
+        self.name = "audit"
+
+    def profiles(self) -> dict:
+        return claimed_profiles(self.config)
+
+    def schedule_code_paths(self, algorithm: str) -> dict:
+        module = importlib.import_module(FRAMEWORKS[self.config.framework])
+        return module.schedule_code_paths(algorithm)
+
+    def code_paths(self, algorithm: str) -> list[str]:
+        if get(algorithm).kind == "schedule":
+            return list(self.schedule_code_paths(algorithm))
+        return list(self.config.code_paths)
+
+    def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
+        return self.code_paths(algorithm)[0]
+
+    def implementations(self, algorithm: str) -> list:
+        from .protocol import Implementation
+
+        dtypes = self.SCHEDULE_DTYPES if get(algorithm).kind == "schedule" else self.DTYPES
+        return [Implementation(self.name, path, self.DEVICE, d) for path in self.code_paths(algorithm) for d in dtypes]
+
+    def implementations_for(self, algorithm: str, profile: str) -> list:
+        """Every profile's vectors run on the target's implementations (no adapter's per-profile
+        split of code paths applies to a target)."""
+        return self.implementations(algorithm)
+
+    def run_one_step(self, doc: dict, impl) -> None:
+        raise Unsupported("one-step mode is not offered for audit targets")
+
+
 def adapter_for(name: str):
     """The audit adapter a worker loads for a registry name made by :meth:`AuditConfig.registry_name`."""
     config = AuditConfig.from_name(name)
@@ -446,7 +493,7 @@ def profile_order(algorithm: str) -> list:
                                         names.index(n)))
 
 
-__all__ = ["AuditConfig", "GRADIENT_NOTE", "NOT_APPLICABLE", "PREFIX", "adapter_for", "audit_work", "build_kwargs",
+__all__ = ["AuditAdapter", "AuditConfig", "GRADIENT_NOTE", "NOT_APPLICABLE", "PREFIX", "adapter_for", "audit_work", "build_kwargs",
            "claimed_profiles", "configure", "first_line", "framework_profile",
            "import_target", "infer_framework", "map_keywords", "parse_assignments", "profile_order",
            "scenario_group", "signature_of"]

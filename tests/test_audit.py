@@ -12,6 +12,8 @@ import textwrap
 
 import pytest
 
+from tests.test_cli import assert_one_line_error
+
 pytest.importorskip("torch")
 
 ENV = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -94,13 +96,6 @@ def audit(tmp_path, *args, code=None):
     return proc
 
 
-def one_line_error(proc, *fragments):
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-
 
 def test_torch_adam_conforms_to_its_profile_and_the_card_says_why(tmp_path):
     proc = audit(tmp_path, "torch.optim:Adam", "--algorithm", "adam", "--json", "a.json", code=0)
@@ -162,4 +157,4 @@ def test_a_torch_scheduler_is_audited_as_a_schedule(tmp_path):
     (("torch.optim:Adam", "--algorithm", "adam", "--framework", "mxnet"), ("unknown framework 'mxnet'",)),
 ])
 def test_what_cannot_run_exits_2_with_one_line(tmp_path, args, fragments):
-    one_line_error(audit(tmp_path, *args), *fragments)
+    assert_one_line_error(audit(tmp_path, *args), *fragments)

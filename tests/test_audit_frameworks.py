@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from tests.test_cli import assert_one_line_error
+
 ENV = dict(os.environ, PYTHONWARNINGS="ignore", KERAS_BACKEND="tensorflow")
 
 TARGETS = '''
@@ -90,13 +92,6 @@ def report(tmp_path) -> dict:
     return json.loads((tmp_path / "a.json").read_text())
 
 
-def one_line_error(proc, *fragments):
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-
 
 # --- optax ----------------------------------------------------------------------------------------------
 
@@ -159,7 +154,7 @@ def test_an_optax_schedule_factory_conforms_to_the_optax_profile(tmp_path, recor
 ])
 def test_optax_targets_that_cannot_run_exit_2_with_one_line(tmp_path, record_property, args, fragments):
     needs("jax", "optax")
-    one_line_error(audit(tmp_path, record_property, *args), *fragments)
+    assert_one_line_error(audit(tmp_path, record_property, *args), *fragments)
 
 
 # --- keras ------------------------------------------------------------------------------------------------
@@ -201,5 +196,5 @@ def test_a_keras_schedule_conforms_to_the_keras_profile(tmp_path, record_propert
 
 def test_a_keras_optimizer_audited_as_a_schedule_exits_2_with_one_line(tmp_path, record_property):
     needs("keras", "tensorflow")
-    one_line_error(audit(tmp_path, record_property, "keras.optimizers:Adam", "--algorithm", "cosine"),
+    assert_one_line_error(audit(tmp_path, record_property, "keras.optimizers:Adam", "--algorithm", "cosine"),
                    "is an optimizer; cosine is a schedule")

@@ -39,7 +39,7 @@ from __future__ import annotations
 from optconform.reference.model import get
 
 from .keras_adapter import KerasAdapter, _OptimizerRun
-from ..audit import (NOT_APPLICABLE, AuditConfig, build_kwargs, claimed_profiles, first_line, framework_profile,
+from ..audit import (NOT_APPLICABLE, AuditAdapter, AuditConfig, build_kwargs, first_line, framework_profile,
                      import_target)
 from ..protocol import AdapterRun, Implementation, Unsupported
 
@@ -107,36 +107,15 @@ def check_kind(config: AuditConfig) -> None:
                          f"keras.optimizers.schedules.LearningRateSchedule{keras2}: {config.algorithm} is a schedule")
 
 
-class KerasAuditAdapter(KerasAdapter):
-    """The adapter protocol around one audit target (``name`` is the audit's registry name)."""
+class KerasAuditAdapter(AuditAdapter, KerasAdapter):
+    """The adapter protocol around one audit target (``name`` is the audit's registry name); a
+    schedule runs in both dtypes (Keras computes a schedule in its variables' dtype)."""
 
-    can_inject_state = False
     batches = False
-
-    def __init__(self, config: AuditConfig):
-        self.config = config
-        self.name = "audit"
-
-    def profiles(self) -> dict:
-        """Every profile of the algorithm, Keras's first (module docstring: precision)."""
-        return claimed_profiles(self.config)
-
-    def code_paths(self, algorithm: str) -> list[str]:
-        if get(algorithm).kind == "schedule":
-            return list(schedule_code_paths(algorithm))
-        return list(self.config.code_paths)
+    SCHEDULE_DTYPES = DTYPES
 
     def paths_for(self, algorithm: str, profile: str) -> list[str]:
         return self.code_paths(algorithm)
-
-    def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
-        return self.code_paths(algorithm)[0]
-
-    def implementations(self, algorithm: str) -> list[Implementation]:
-        return [Implementation(self.name, path, DEVICE, d) for path in self.code_paths(algorithm) for d in DTYPES]
-
-    def implementations_for(self, algorithm: str, profile: str) -> list[Implementation]:
-        return self.implementations(algorithm)
 
     def precision_effects(self, algorithm: str, impl: Implementation, profile: str | None = None) -> dict:
         """A keras profile's declared effects on this backend and form; none for other profiles."""
@@ -162,9 +141,6 @@ class KerasAuditAdapter(KerasAdapter):
             return AdapterRun(run_schedule(doc, profile, self.flavour, impl.dtype, form,
                                            builder=lambda h, dtype: self._schedule(h, dtype, doc)), notes=notes)
         return AdapterRun(_AuditRun(doc, impl, self.flavour, self.config, form).run(), notes=notes)
-
-    def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
-        raise Unsupported("one-step mode is not offered for audit targets")
 
     def _schedule(self, h, dtype: str, doc: dict):
         from .keras_schedules import _scalar

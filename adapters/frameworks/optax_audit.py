@@ -30,11 +30,10 @@ from optconform.reference.model import get
 
 from . import optax_schedules
 from .optax_adapter import CODE_PATHS, PROFILE, OptaxAdapter, _OptimizerRun, _timed
-from ..audit import (NOT_APPLICABLE, AuditConfig, build_kwargs, claimed_profiles, first_line, framework_profile,
+from ..audit import (NOT_APPLICABLE, AuditAdapter, AuditConfig, build_kwargs, first_line, framework_profile,
                      import_target)
 from ..protocol import AdapterRun, Implementation, Unsupported
 
-DTYPES = ("float64", "float32")
 # optax_schedules' code paths but the count optax keeps inside an optimizer (schedule_code_paths)
 SCHEDULE_PATHS = tuple(p for p in optax_schedules.CODE_PATHS if p != "scale_by_schedule")
 
@@ -93,35 +92,8 @@ def check_kind(config: AuditConfig) -> None:
                          f"{type(exc).__name__}: {first_line(exc)}") from None
 
 
-class OptaxAuditAdapter(OptaxAdapter):
+class OptaxAuditAdapter(AuditAdapter, OptaxAdapter):
     """The adapter protocol around one audit target (``name`` is the audit's registry name)."""
-
-    can_inject_state = False
-
-    def __init__(self, config: AuditConfig):
-        self.config = config
-        self.name = "audit"
-
-    def profiles(self) -> dict:
-        return claimed_profiles(self.config)
-
-    def code_paths(self, algorithm: str) -> list[str]:
-        if get(algorithm).kind == "schedule":
-            return list(schedule_code_paths(algorithm))
-        return list(self.config.code_paths)
-
-    def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
-        return self.code_paths(algorithm)[0]
-
-    def implementations(self, algorithm: str) -> list[Implementation]:
-        if get(algorithm).kind == "schedule":
-            return [Implementation(self.name, path, "cpu", "float64") for path in self.code_paths(algorithm)]
-        return [Implementation(self.name, path, "cpu", d) for path in self.code_paths(algorithm) for d in DTYPES]
-
-    def implementations_for(self, algorithm: str, profile: str) -> list[Implementation]:
-        """Every profile's vectors run on the target's implementations (the optax adapter's
-        example_libraries split does not apply to a target)."""
-        return self.implementations(algorithm)
 
     def precision_effects(self, algorithm: str, impl: Implementation, profile: str = PROFILE) -> dict:
         """An optax profile's declared effects on its vectors; none on other profiles' (audit.framework_profile)."""
@@ -135,9 +107,6 @@ class OptaxAuditAdapter(OptaxAdapter):
             return AdapterRun(_timed(lambda: optax_schedules.run_schedule(
                 doc, impl, builder=lambda h: self._schedule(h, doc))))
         return _timed(lambda: _AuditRun(doc, impl, self.config).run())
-
-    def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
-        raise Unsupported("one-step mode is not offered for audit targets")
 
     def _schedule(self, h, doc: dict):
         target = import_target(self.config.target)

@@ -21,11 +21,10 @@ from __future__ import annotations
 from optconform.reference.model import get, precision_effects
 
 from .torch_adapter import TorchAdapter, _OptimizerRun
-from ..audit import (GRADIENT_NOTE, NOT_APPLICABLE, AuditConfig, build_kwargs, claimed_profiles, first_line,
+from ..audit import (GRADIENT_NOTE, NOT_APPLICABLE, AuditAdapter, AuditConfig, build_kwargs, first_line,
                      framework_profile, import_target)
 from ..protocol import AdapterRun, Implementation, Unsupported
 
-DTYPES = ("float64", "float32")
 PATH_SWITCHES = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
@@ -75,25 +74,8 @@ def check_kind(config: AuditConfig) -> None:
         raise ValueError(f"{config.target} is not callable")
 
 
-class TorchAuditAdapter(TorchAdapter):
+class TorchAuditAdapter(AuditAdapter, TorchAdapter):
     """The adapter protocol around one audit target (``name`` is the audit's registry name)."""
-
-    can_inject_state = False
-
-    def __init__(self, config: AuditConfig):
-        self.config = config
-        self.name = "audit"
-
-    def profiles(self) -> dict:
-        return claimed_profiles(self.config)
-
-    def implementations(self, algorithm: str) -> list[Implementation]:
-        if get(algorithm).kind == "schedule":
-            return [Implementation(self.name, "scheduler", "cpu", "float64")]
-        return [Implementation(self.name, path, "cpu", d) for path in self.config.code_paths for d in DTYPES]
-
-    def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
-        return next(iter(self.config.code_paths))
 
     def precision_effects(self, algorithm: str, impl: Implementation, profile: str = "spec") -> dict:
         """A torch profile's vectors come with its declared precision effects (torch's NAdam keeps

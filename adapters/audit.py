@@ -144,8 +144,12 @@ _ROOTS = {"Optimizer", "LRScheduler", "_LRScheduler", "GradientTransformation", 
 
 def _inherited(cls, framework: str) -> list:
     """The keyword parameters a class that passes ``*args, **kwargs`` on takes from its bases: the
-    first base ``__init__`` up the MRO that names its own (a framework's root class, whose
-    ``defaults`` is not a hyperparameter, ends the walk)."""
+    first base ``__init__`` up the MRO that names its own. A framework's root class ends the walk
+    (``Optimizer(params, defaults)``: ``defaults`` is not a hyperparameter), and so does a base
+    that takes nothing but the root's own parameters (pytorch-optimizer's
+    ``BaseOptimizer(params, defaults)``, between the root and every optimizer of the package)."""
+    root = next((b for b in cls.__mro__ if b.__name__ in _ROOTS), None)
+    root_names = set(inspect.signature(root.__init__).parameters) if root is not None else set()
     for base in cls.__mro__[1:]:
         if base.__name__ in _ROOTS or base is object:
             return []
@@ -157,6 +161,8 @@ def _inherited(cls, framework: str) -> list:
                                                                   params[0].POSITIONAL_OR_KEYWORD):
             params = params[1:]
         named = [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if named and {p.name for p in named} <= root_names:
+            return []
         if named:
             return named
     return []

@@ -158,3 +158,31 @@ def test_a_torch_scheduler_is_audited_as_a_schedule(tmp_path):
 ])
 def test_what_cannot_run_exits_2_with_one_line(tmp_path, args, fragments):
     assert_one_line_error(audit(tmp_path, *args), *fragments)
+
+
+class _PackageBase(__import__("torch").optim.Optimizer):
+    """A package's own base between torch's Optimizer and its optimizers (pytorch-optimizer's
+    BaseOptimizer): it takes only the root's (params, defaults)."""
+
+    def __init__(self, params, defaults):
+        super().__init__(params, defaults)
+
+
+class _ForwardsKwargs(_PackageBase):
+    def __init__(self, params, lr=1e-3, eps=1e-8, **kwargs):
+        super().__init__(params, dict(lr=lr, eps=eps))
+
+
+class _Intermediate(__import__("torch").optim.Adam):
+    def __init__(self, *args, **kwargs):  # everything passed on to Adam
+        super().__init__(*args, **kwargs)
+
+
+def test_keywords_passed_on_are_read_from_the_base_that_names_them_never_the_roots_defaults():
+    from optconform.adapters.audit import signature_of
+
+    names, defaults, required, _ = signature_of(_ForwardsKwargs, "torch", "optimizer")
+    assert (names, required) == (["lr", "eps"], [])  # not "defaults": no hyperparameter of the optimizer
+    names, defaults, required, _ = signature_of(_Intermediate, "torch", "optimizer")
+    assert {"lr", "betas", "eps", "weight_decay", "amsgrad"} <= set(names) and "defaults" not in names
+    assert defaults["betas"] == [0.9, 0.999] and required == []

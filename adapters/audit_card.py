@@ -35,16 +35,22 @@ def _worst(values) -> float | None:
     return max(finite) if finite else None
 
 
+def counts_for(config: AuditConfig, result, docs: dict, coverage: dict | None = None) -> list:
+    """The profiles a case's verdict counts for: those audit.audit_work checked its vector for with
+    the case's precision effects (a vector the spec shares with torch is checked once exactly, for
+    the spec, and once with torch's effects, for torch); default: every profile of its vector."""
+    key = (config.registry_name(), result.vector, result.code_path, result.dtype, result.profile)
+    return list((coverage or {}).get(key, docs[result.vector]["profiles"]))
+
+
 def card(config: AuditConfig, results: list, docs: dict, coverage: dict | None = None) -> dict:
     """The report card; ``docs`` maps each vector path to its document, ``coverage`` says which
     profiles each case counts for (audit.audit_work; default: every profile of its vector)."""
     alg = get(config.algorithm)
     chosen = config.profiles or profile_order(config.algorithm)
     by_profile: dict = {p: [] for p in profile_order(config.algorithm) if p in chosen}
-    name = config.registry_name()
     for r in results:
-        counted = (coverage or {}).get((name, r.vector, r.code_path, r.dtype, r.profile), docs[r.vector]["profiles"])
-        for p in counted:
+        for p in counts_for(config, r, docs, coverage):
             if p in by_profile:
                 by_profile[p].append(r)
     profiles = []

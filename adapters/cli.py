@@ -537,7 +537,7 @@ def cmd_audit(args) -> int:
     from optconform.reference.vectors import atomic_write, default_vector_dir
 
     from .audit import audit_work, configure, parse_assignments
-    from .audit_card import card, exit_status, print_card
+    from .audit_card import card, counts_for, exit_status, print_card
     from .harness import VectorCache, run_cases
     from .workers import DEFAULT_TIMEOUT, captured_output, quiet_environment
 
@@ -559,7 +559,8 @@ def cmd_audit(args) -> int:
                 bar.update(task, advance=1, description=f"{case.scenario} {case.impl.code_path} {case.impl.dtype}")
 
         results = run_cases(work, directory, jobs=_jobs(args.jobs, len(work)), on_result=advance, timeout=timeout)
-    report = card(config, results, {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}}, coverage)
+    docs = {rel: vectors.doc(rel)[0] for rel in {r.vector for r in results}}
+    report = card(config, results, docs, coverage)
     print_card(report, sys.stdout)
     counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error", "skip")}
     elapsed = time.perf_counter() - start
@@ -568,7 +569,8 @@ def cmd_audit(args) -> int:
     summary = {"total": len(results), **counts, "seconds": round(elapsed, 3), "audit": report,
                "environment": {**_environment(), **_target_versions(config)}, "vectors": str(directory),
                "vector_set": _vector_set(directory, vectors.manifest)}
-    out_cases = [r.as_json() for r in results]
+    # each case says which profiles its verdict counts for (audit_card.counts_for)
+    out_cases = [dict(r.as_json(), counts_for=counts_for(config, r, docs, coverage)) for r in results]
     if args.json:
         _write_report(args.json, lambda: atomic_write(
             Path(args.json), (json.dumps({"cases": out_cases, "summary": summary, "audit": report}, indent=1)

@@ -67,12 +67,14 @@ def _vector_profiles(rel: str, cache: dict) -> list:
 
 
 def divergence_rows(o: Outcome, profile: str) -> list:
-    """The failing cases of ``profile``'s vectors, one row per scenario (dtypes and code paths
-    together): the largest error, the first failing step and the diagnosis of a float64 case."""
+    """The failing cases that count for ``profile`` (its vectors, checked with its precision
+    effects: a case's ``counts_for``), one row per scenario (dtypes and code paths together): the
+    largest error, the first failing step and the diagnosis of a float64 case."""
     cache: dict = {}
     rows: dict = {}
     for c in o.report["cases"]:
-        if c["verdict"] not in ("fail", "error") or profile not in _vector_profiles(c["vector"], cache):
+        counted = c.get("counts_for") or _vector_profiles(c["vector"], cache)
+        if c["verdict"] not in ("fail", "error") or profile not in counted:
             continue
         row = rows.setdefault(c["scenario"], {"scenario": c["scenario"], "cases": [], "max_ulp": None,
                                                "max_rel": None, "first": None, "diagnosis": None, "message": ""})

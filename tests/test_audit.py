@@ -4,6 +4,7 @@ not-applicable vectors, and one-line errors for what cannot run (exit 2).
 The targets are torch.optim's own classes (which must conform to their declared torch profiles)
 and a few small hand-written optimizers in a scratch folder, each with one known difference.
 """
+import collections
 import json
 import os
 import subprocess
@@ -113,6 +114,14 @@ def test_torch_adam_conforms_to_its_profile_and_the_card_says_why(tmp_path):
     failing = [c for c in report["cases"] if c["verdict"] == "fail"]
     assert failing and all(c["diagnosis"] for c in failing)  # other profiles' vectors, each diagnosed
     assert "verdict: conforms to torch" in proc.stdout
+    # each case names the profiles its verdict counts for, and the card's counts are exactly those
+    tally: dict = {}
+    for c in report["cases"]:
+        assert c["counts_for"], c["vector"]
+        for p in c["counts_for"]:
+            tally.setdefault(p, collections.Counter())[c["verdict"]] += 1
+    for p in card["profiles"]:
+        assert (tally[p["profile"]]["pass"], tally[p["profile"]]["fail"]) == (p["pass"], p["fail"]), p["profile"]
 
 
 def test_eps_inside_the_root_diverges_and_is_named_with_not_applicable_maximize(tmp_path):

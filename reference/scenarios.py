@@ -140,6 +140,35 @@ OPTIMIZER_SCENARIOS = (
     OptimizerScenario("one_cycle", "Learning rate driven by a one-cycle schedule (cosine anneal, 20 steps).",
                       steps=20, only=("sgd",),
                       schedule={"algorithm": "one_cycle", "hyper": {"total_steps": 20}}),
+    # Muon updates 2-D tensors (spec/algorithms/muon.md): matrix forms of multi_tensor,
+    # param_groups, long_run and quadratic (which it skips), whose Newton–Schulz products are at
+    # most 4 terms long, and one scenario with tensors that are not 2-D for the implementations
+    # that send them to an AdamW (a profile without the AdamW's hyperparameters, torch, skips it)
+    OptimizerScenario("matrices", "Several 2-D tensors: wide, tall, square, a row, a column, and a second matrix "
+                      "of the first one's shape (state kept per tensor).", only=("muon",),
+                      shapes=(("w", (3, 4)), ("t", (4, 3)), ("q", (2, 2)), ("r", (1, 4)), ("c", (4, 1)),
+                              ("u", (3, 4)))),
+    OptimizerScenario("matrix_groups", "Two parameter groups of 2-D tensors with different hyperparameters.",
+                      only=("muon",), shapes=(("w", (2, 3)), ("v", (3, 2))),
+                      groups=((("w",), {}), (("v",), {"lr": "half"}))),
+    OptimizerScenario("matrix_long_run", "250 steps on a tall matrix.", steps=250, only=("muon",),
+                      shapes=(("w", (3, 2)),)),
+    OptimizerScenario("matrix_quadratic", "Closed loop: the quadratic of 'quadratic' on the elements of a "
+                      "2 x 4 matrix, a_i from 2^-5 to 2^6.", steps=60, only=("muon",), shapes=(("w", (2, 4)),),
+                      objective={"kind": "quadratic", "a": ("0.03125", "0.5", "8", "64"),
+                                 "c": ("0.5", "-0.25", "0.125", "-1")}),
+    OptimizerScenario("non_matrix", "A matrix, a vector, a 3-d tensor and a scalar-like tensor, with both weight "
+                      "decays: the tensors that are not 2-D go through the implementation's AdamW.",
+                      only=("muon",), requires=("adam_beta1",),
+                      shapes=(("w", (3, 4)), ("b", (4,)), ("k", (2, 2, 3)), ("s", (1,))),
+                      hyper={"weight_decay": "probe", "adam_weight_decay": "probe", "adam_beta1": "0.875",
+                             "adam_beta2": "0.9990234375"}),
+    OptimizerScenario("non_matrix_ratio", "A matrix and a vector whose AdamW has its own learning rate (half "
+                      "Muon's) and its own epsilon.", only=("muon",), requires=("adam_lr_ratio", "adam_eps"),
+                      shapes=(("w", (2, 3)), ("b", (4,))),
+                      hyper={"weight_decay": "probe", "adam_weight_decay": "probe", "adam_beta1": "0.875",
+                             "adam_beta2": "0.9990234375", "adam_lr_ratio": "0.5",
+                             "adam_eps": "5.9604644775390625e-8"}),
     OptimizerScenario("resume", "Checkpoint after step 5, then resume in a fresh optimizer from the saved state.",
                       steps=12, checkpoint_at=5),
     # RAdam's tractability test on a rounded ρ_t (spec/algorithms/radam.md; the β₂ come from

@@ -73,6 +73,9 @@ REGIMES = (
            {"algorithm": "warmup_cosine", "hyper": {"warmup_steps": 10, "total_steps": 100, "warmup_start": "0"}}),
 )
 SHAPE = (("w", (2, 2)),)
+# Muon's step depends on the matrix's rows and columns (√max(1, r/c), √max(1, c/r), 0.2·√max(r, c)):
+# a square matrix would hide the adjust_lr axis, so its measurement uses a wide one.
+SHAPES = {"muon": (("w", (2, 3)),)}
 
 
 # --- the measurement (shared with the spec pages' divergence tables, reference/specgen.py) --------
@@ -132,10 +135,10 @@ def with_semantics(profile: Profile, semantics: dict) -> Profile:
 
 
 def optimizer_run_case(alg: Algorithm, profile: Profile, regime: Regime, use_defaults: bool, hyper: dict):
-    """The measurement case of an optimizer: a 2×2 tensor, ``STEPS[-1]`` steps of the regime's
-    gradient stream; the profile's defaults (``use_defaults``) or the algorithm's probes, then
+    """The measurement case of an optimizer: a 2×2 tensor (2×3 where :data:`SHAPES` says),
+    ``STEPS[-1]`` steps of the regime's gradient stream; the profile's defaults (``use_defaults``) or the algorithm's probes, then
     ``hyper``. None where the profile cannot take those hyperparameters."""
-    sc = OptimizerScenario(f"catalog_{regime.name}", regime.doc, steps=STEPS[-1], shapes=SHAPE,
+    sc = OptimizerScenario(f"catalog_{regime.name}", regime.doc, steps=STEPS[-1], shapes=SHAPES.get(alg.name, SHAPE),
                            grad_exp=regime.grad_exp, dtypes=("float64",), defaults=use_defaults,
                            hyper=dict(hyper), schedule=regime.schedule)
     return optimizer_case(alg, profile, sc)

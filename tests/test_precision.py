@@ -22,7 +22,9 @@ ALGORITHMS = list(algorithms().values())
 def long_case(alg):
     spec = alg.profiles["spec"]
     if alg.kind == "optimizer":
-        base = next(c for c in cases(alg, spec) if c.scenario == "long_run")
+        # the long run of a vector; Muon's (it takes matrices only) is matrix_long_run
+        runs = {c.scenario: c for c in cases(alg, spec) if c.scenario in ("long_run", "matrix_long_run")}
+        base = runs.get("long_run") or runs["matrix_long_run"]
         grads = [base.grads[i % len(base.grads)] for i in range(STEPS)]
         return dataclasses.replace(base, steps=STEPS, grads=grads)
     base = next(c for c in cases(alg, spec) if c.scenario == "probe")

@@ -66,6 +66,11 @@ from .engine import (closed_loop_gradient, gradient_stream, initial_params, opti
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 CODE_PATHS = ("jit", "eager")
+# Run op by op, optax.contrib.muon's Newton–Schulz iteration (jax 0.10.2 on the CPU) compiles one
+# small XLA executable per operation, shape and dtype, and their memory mappings are never released:
+# a worker that runs the muon matrix eagerly ends in SIGSEGV once the process's map count is spent,
+# taking the cases that share it along. Muon runs jitted only (profiles/muon.toml, optax notes).
+NO_EAGER = {"muon"}
 EXAMPLE_LIBRARIES = "example_libraries"
 PROFILE = "optax"
 
@@ -279,7 +284,7 @@ class OptaxAdapter:
     def code_paths(self, algorithm: str) -> list[str]:
         if get(algorithm).kind == "schedule":
             return _schedule_paths(algorithm)
-        return list(CODE_PATHS)
+        return [p for p in CODE_PATHS if not (p == "eager" and algorithm in NO_EAGER)]
 
     def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
         """``jit``: how optax is run in a training step, and how a schedule is evaluated (the

@@ -26,8 +26,8 @@ from ..protocol import AdapterRun, Implementation, Unsupported
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 FUSED = {"sgd", "adam", "adamw", "amsgrad", "adagrad"}
-NO_FOREACH = {"sparse_adam"}
-NO_DIFFERENTIABLE = {"sparse_adam", "adafactor"}
+NO_FOREACH = {"sparse_adam", "muon"}
+NO_DIFFERENTIABLE = {"sparse_adam", "adafactor", "muon"}
 CAPTURABLE = {"adam", "adamw", "amsgrad", "adamax", "nadam", "radam", "rmsprop", "adadelta"}
 COMPILED = {"sgd", "adam", "adamw"}
 SPARSE_GRADIENTS = {"sparse_adam"}

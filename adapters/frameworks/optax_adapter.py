@@ -6,8 +6,9 @@ training step runs it) and ``eager`` (``tx.update`` called op by op: every primi
 program, rounded to the dtype in between); devices ``cpu`` and ``gpu`` when jax sees one; dtypes
 float64, float32, bfloat16, float16. Schedules run on the CPU in float64 on the code paths
 optax_schedules lists (``jit``, ``eager``, ``scale_by_schedule``). Profiles of jax.example_libraries
-(any profile of framework optax other than ``optax``) run as the code path ``example_libraries``
-(module jax_example_libraries, imported when needed).
+(the profiles of framework optax whose api is not optax's) run as the code path ``example_libraries``
+(module jax_example_libraries, imported when needed); optax's API variants (``optax_w``:
+optax.nadamw, optax.adamaxw) run on optax's own paths.
 
 One step of an optimizer vector, for the parameters θ (a dict of arrays, the vector's shapes) and
 the gradient g_t (the vector's, or ∇f(θ_{t−1}) of its closed-loop objective, computed in the dtype
@@ -244,6 +245,13 @@ def _example_profiles() -> dict:
     return dict(_example_libraries().PROFILES)
 
 
+def _own(profile) -> bool:
+    """Whether a profile is one of optax's own optimizers, which the ``jit`` and ``eager`` paths
+    run: ``optax`` and the API variants whose ``api`` is optax's (``optax_w`` = optax.nadamw,
+    optax.adamaxw), not jax.example_libraries'."""
+    return profile.name == PROFILE or (profile.framework == "optax" and profile.api.startswith("optax."))
+
+
 class OptaxAdapter:
     name = "optax"
     framework = "optax"
@@ -276,7 +284,7 @@ class OptaxAdapter:
         out = {}
         for name, alg in algorithms().items():
             mine = [p for p, prof in alg.profiles.items() if prof.framework == "optax"
-                    and (p == PROFILE or example.get(name) == p)]
+                    and (_own(prof) or example.get(name) == p)]
             if mine:
                 out[name] = mine
         return out
@@ -289,8 +297,8 @@ class OptaxAdapter:
     def default_code_path(self, algorithm: str, profile: str | None = None) -> str:
         """``jit``: how optax is run in a training step, and how a schedule is evaluated (the
         float64 profile confirmation runs it); ``example_libraries`` for a profile of
-        jax.example_libraries (any profile of framework optax other than ``optax``)."""
-        if profile and profile != PROFILE:
+        jax.example_libraries (a profile of framework optax whose api is not optax's)."""
+        if profile and profile != PROFILE and not _own(get(algorithm).profiles[profile]):
             return EXAMPLE_LIBRARIES
         return "jit"
 
@@ -299,9 +307,9 @@ class OptaxAdapter:
 
     def implementations_for(self, algorithm: str, profile: str) -> list[Implementation]:
         """The implementations that run ``profile``'s vectors: optax's own code paths for the
-        ``optax`` profile (schedules: float64 on the CPU), the code path ``example_libraries`` for
+        ``optax`` profile and its API variants (schedules: float64 on the CPU), the code path ``example_libraries`` for
         the profile jax.example_libraries implements (its ``dtypes(algorithm)``)."""
-        if profile != PROFILE:
+        if profile != PROFILE and not _own(get(algorithm).profiles[profile]):
             module = _example_libraries()
             if module.PROFILES.get(algorithm) != profile:
                 return []
@@ -309,7 +317,7 @@ class OptaxAdapter:
         if get(algorithm).kind == "schedule":
             return [Implementation(self.name, path, "cpu", "float64") for path in _schedule_paths(algorithm)]
         return [Implementation(self.name, path, device, dtype)
-                for path in CODE_PATHS for device in self.devices() for dtype in DTYPES]
+                for path in self.code_paths(algorithm) for device in self.devices() for dtype in DTYPES]
 
     def affinity(self, impl: Implementation) -> tuple:
         """What this adapter's compiled programs are keyed on beyond the algorithm (the worker pool
@@ -439,8 +447,8 @@ class _OptimizerRun:
         """``(factory, literal keywords)`` that build the GradientTransformation: the profile's
         ``api`` (optax's own optimizer). A subclass may supply another factory taking the same
         keywords (``optconform audit``: frameworks/optax_audit.py)."""
-        if self.profile.name != PROFILE:
-            raise Unsupported(f"the {self.impl.code_path} path runs optax's own optimizers (profile optax), "
+        if not _own(self.profile):
+            raise Unsupported(f"the {self.impl.code_path} path runs optax's own optimizers (profile optax and its API variants), "
                               f"not {self.profile.name}")
         if self.profile.api not in _APIS:
             _APIS[self.profile.api] = resolve_api(self.profile.api)

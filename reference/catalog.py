@@ -73,9 +73,9 @@ REGIMES = (
            {"algorithm": "warmup_cosine", "hyper": {"warmup_steps": 10, "total_steps": 100, "warmup_start": "0"}}),
 )
 SHAPE = (("w", (2, 2)),)
-# Muon's step depends on the matrix's rows and columns (√max(1, r/c), √max(1, c/r), 0.2·√max(r, c)):
-# a square matrix would hide the adjust_lr axis, so its measurement uses a wide one.
-SHAPES = {"muon": (("w", (2, 3)),)}
+# Muon's step depends on the matrix's rows and columns (√max(1, r/c), √max(1, c/r), 0.2·√max(r, c)),
+# and tensors that are not 2-D take its AdamW: a wide matrix and a vector show both (non_matrix).
+SHAPES = {"muon": (("w", (2, 3)), ("b", (3,)))}
 
 
 # --- the measurement (shared with the spec pages' divergence tables, reference/specgen.py) --------

@@ -28,7 +28,10 @@ first update index k at which they differ. Values that are finite on one side on
 
 Everything is deterministic; :func:`catalog` caches what it computes in the shared cache folder
 (reference/disk_cache.py, named by the fingerprint of the reference's source and data files), so a
-second run reads it.
+second run reads it. The package also ships the whole catalog, computed when spec/divergences.md
+was generated (:data:`SEED`, spec/divergences.json, keyed on the reference's fingerprint): while
+the reference is the one it was computed from, a first run on a machine reads it instead of
+recomputing; after any change to the reference it is ignored (and a test says it is stale).
 """
 from __future__ import annotations
 
@@ -579,6 +582,35 @@ def algorithm_entry(alg: Algorithm) -> dict:
 # --- the cache -----------------------------------------------------------------------------------
 
 
+SEED = Path(__file__).resolve().parent.parent / "spec" / "divergences.json"
+
+
+def seed_text(document: dict) -> str:
+    """The shipped catalog (:data:`SEED`) of a :func:`catalog` document of every algorithm: the
+    entries keyed as the cache keys them, on the reference's fingerprint and the catalog's version;
+    one line per algorithm, so a change reads as a diff of the algorithms it touches."""
+    head = json.dumps({"fingerprint": disk_cache.reference_fingerprint(), "generator": f"optconform {__version__}",
+                       "catalog_version": CATALOG_VERSION}, ensure_ascii=False)
+    lines = []
+    for entry in document["algorithms"]:
+        key = json.dumps("algorithm:" + entry["name"])
+        lines.append(f"{key}: {json.dumps(entry, ensure_ascii=False)}")
+    return head[:-1] + ', "entries": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+def read_seed(path: Path = SEED) -> dict:
+    """The shipped entries when they were computed from this reference, else {}."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("fingerprint") != disk_cache.reference_fingerprint() \
+            or doc.get("catalog_version") != CATALOG_VERSION or doc.get("generator") != f"optconform {__version__}":
+        return {}
+    entries = doc.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
 def cache_path() -> Path | None:
     """The catalog's file in the shared cache folder (reference/disk_cache.py: named by the
     fingerprint of the reference's sources and data), or None when the cache is off."""
@@ -587,7 +619,9 @@ def cache_path() -> Path | None:
 
 
 class Cache:
-    """Computed entries in one JSON file named after the reference digest; unwritable: memory only."""
+    """Computed entries in one JSON file named after the reference digest, started from the
+    shipped catalog (:func:`read_seed`) when it fits this reference; unwritable: memory only.
+    ``enabled=False``: nothing read or written, everything computed."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
@@ -599,6 +633,9 @@ class Cache:
                 self.entries = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 self.entries = {}
+        if enabled:
+            for k, v in read_seed().items():
+                self.entries.setdefault(k, v)
 
     def get(self, key: str, compute):
         if key not in self.entries:

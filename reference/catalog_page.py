@@ -1,8 +1,10 @@
 """The divergence catalog as Markdown: spec/divergences.md, and what ``optconform divergences``
 prints (through rich) — one rendering of reference/catalog.py's document.
 
-``python -m optconform.reference.catalog_page`` rewrites spec/divergences.md; ``--check`` exits 1
-when it is stale (a test runs it).
+``python -m optconform.reference.catalog_page`` rewrites spec/divergences.md and the catalog the
+package ships (spec/divergences.json, reference/catalog.py ``SEED``: what a first
+``optconform divergences`` reads instead of recomputing); ``--check`` exits 1 when either is stale
+(a test runs it).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .catalog import STEPS, catalog
+from .catalog import SEED, STEPS, Cache, catalog, seed_text
 
 SPEC_PAGE = Path(__file__).resolve().parent.parent / "spec" / "divergences.md"
 REGIME_LABEL = {"ordinary": "ordinary", "near_eps": "near ε", "scheduled": "scheduled"}
@@ -217,26 +219,24 @@ def _anchor(entry: dict) -> str:
     return "".join(c for c in text.replace(" ", "-") if c.isalnum() or c in "-_")
 
 
-def stale(path: Path = SPEC_PAGE, text: str | None = None) -> bool:
-    """Whether ``path`` differs from the page the catalog renders (``text``, when already rendered)."""
-    text = render(catalog()) if text is None else text
-    return not path.exists() or path.read_text(encoding="utf-8") != text
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m optconform.reference.catalog_page",
                                      description="Regenerate spec/divergences.md from the divergence catalog.")
     parser.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
     parser.add_argument("--output", default=str(SPEC_PAGE), help="the page (default: the checkout's)")
+    parser.add_argument("--seed", default=str(SEED), help="the shipped catalog (default: the checkout's)")
     args = parser.parse_args(argv)
-    path = Path(args.output)
-    text = render(catalog())
+    path, seed = Path(args.output), Path(args.seed)
+    document = catalog(cache=Cache())
+    text, data = render(document), seed_text(document)
     if args.check:
-        if stale(path, text):
-            print(f"{path}: stale; run python -m optconform.reference.catalog_page", file=sys.stderr)
-            return 1
-        return 0
+        stale_files = [p for p, want in ((path, text), (seed, data))
+                       if not p.exists() or p.read_text(encoding="utf-8") != want]
+        for p in stale_files:
+            print(f"{p}: stale; run python -m optconform.reference.catalog_page", file=sys.stderr)
+        return 1 if stale_files else 0
     path.write_text(text, encoding="utf-8")
+    seed.write_text(data, encoding="utf-8")
     return 0
 
 

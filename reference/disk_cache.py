@@ -69,14 +69,26 @@ def user_root() -> Path:
 
 
 @functools.lru_cache(maxsize=None)
+def reference_fingerprint() -> str:
+    """SHA-256 over the reference package's files alone (what the divergence catalog is a function
+    of, whatever else this process has imported): the key of the catalog shipped with the package
+    (reference/catalog.py: ``SEED``)."""
+    return _digest([])
+
+
+@functools.lru_cache(maxsize=None)
 def fingerprint() -> str:
     """SHA-256 over the reference package's files (sources, profiles, scenarios) and the files
     registered with :func:`also_depends_on`: everything a cached value is a function of, besides
     its key."""
+    return _digest(_EXTRA)
+
+
+def _digest(extra: list) -> str:
     digest = hashlib.sha256()
     files = sorted(p for p in _REFERENCE.rglob("*")
                    if p.is_file() and p.suffix in (".py", ".toml", ".json") and "__pycache__" not in p.parts)
-    for path in files + _EXTRA:
+    for path in files + extra:
         digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:24]

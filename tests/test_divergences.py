@@ -251,7 +251,29 @@ def test_terminal_guide(capsys):
 
 
 def test_spec_divergences_page_is_not_stale():
-    assert page_main(["--check"]) == 0, "spec/divergences.md is stale: run python -m optconform.reference.catalog_page"
+    assert page_main(["--check"]) == 0, \
+        "spec/divergences.md or spec/divergences.json is stale: run python -m optconform.reference.catalog_page"
+
+
+def test_the_shipped_catalog_is_read_only_for_the_reference_it_was_computed_from(tmp_path):
+    from optconform.reference.model import algorithms
+
+    assert set(C.read_seed()) == {f"algorithm:{name}" for name in algorithms()}
+    other = tmp_path / "other.json"  # the same catalog, computed from another reference
+    other.write_text(C.SEED.read_text(encoding="utf-8").replace(C.disk_cache.reference_fingerprint(), "0" * 24, 1),
+                     encoding="utf-8")
+    assert C.read_seed(other) == {}
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"fingerprint": ', encoding="utf-8")
+    assert C.read_seed(damaged) == {} and C.read_seed(tmp_path / "absent.json") == {}
+
+
+def test_a_first_run_reads_the_shipped_catalog_instead_of_computing(tmp_path, monkeypatch):
+    from optconform.reference.model import algorithms
+
+    monkeypatch.setenv("OPTCONFORM_CACHE", str(tmp_path))  # an empty cache: a first run on a machine
+    monkeypatch.setattr(C, "algorithm_entry", lambda alg: pytest.fail(f"{alg.name} was computed"))
+    assert [e["name"] for e in C.catalog()["algorithms"]] == list(algorithms())
 
 
 # --- --confirm: the guide's statements on the real frameworks --------------------------------------

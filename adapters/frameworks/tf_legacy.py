@@ -18,11 +18,11 @@ held by the two flavours here:
 * ``v1`` — ``opt.apply_gradients([(g_t, θ), ...], global_step=step)``. A compat.v1 optimizer has
   no step counter of its own; the adapter passes a global step (an int64 variable, what
   ``tf.compat.v1.train.get_or_create_global_step`` gives a TF1 training loop), which counts the
-  updates, evaluates a schedule (the learning rate becomes the zero-argument callable
-  ``lambda: schedule(step)``, as TF1's ``tf.compat.v1.train.*_decay`` return in eager mode) and is
-  saved with the checkpoint. Hyperparameters are converted to tensors on every call
-  (``ops.convert_to_tensor(python_float)``: float32) and cast to the variable's dtype. A slot is
-  ``opt.get_slot(θ, name)``; a non-slot variable (Adam's ``beta1_power``, ``beta2_power``: β₁ᵗ and
+  updates, evaluates a schedule (the learning rate is ``schedule(step)``, written into the
+  optimizer before each update: the value TF1's ``tf.compat.v1.train.*_decay`` callables give in
+  eager mode; FtrlOptimizer takes no callable) and is saved with the checkpoint. Hyperparameters
+  are converted to tensors on every call (``ops.convert_to_tensor(python_float)``: float32) and
+  cast to the variable's dtype. A slot is ``opt.get_slot(θ, name)``; a non-slot variable (Adam's ``beta1_power``, ``beta2_power``: β₁ᵗ and
   β₂ᵗ kept as float32 running products) ``opt._get_non_slot_variable(name)``.
   ``MomentumOptimizer`` with momentum 0 is written ``GradientDescentOptimizer`` (:data:`V1_WHEN_ZERO`).
   What the v1 classes decide without an argument is profile data, not code here: RMSPropOptimizer's
@@ -143,11 +143,12 @@ class _CompatV1(_Legacy):
 
     def prepare(self, opt):
         """Give ``opt`` a global step and read its learning rate through ``opt.learning_rate``
-        (the value or a schedule), which the run may replace between steps."""
-        attr = "_lr" if hasattr(opt, "_lr") else "_learning_rate"
-        opt.learning_rate = getattr(opt, attr)
+        (the value or a schedule), which the run may replace between steps: :meth:`apply` writes
+        its value at the global step into the optimizer's own attribute before each update (not a
+        callable: FtrlOptimizer._prepare converts the attribute to a tensor without calling it)."""
+        opt.lr_attribute = "_lr" if hasattr(opt, "_lr") else "_learning_rate"
+        opt.learning_rate = getattr(opt, opt.lr_attribute)
         opt.global_step = self.tf.Variable(0, dtype=self.tf.int64, name="global_step", trainable=False)
-        setattr(opt, attr, lambda: self.lr_value(opt))
         return opt
 
     def lr_value(self, opt):
@@ -162,6 +163,7 @@ class _CompatV1(_Legacy):
             opt._create_slots(variables)
 
     def apply(self, opt, grads_and_vars: list) -> None:
+        setattr(opt, opt.lr_attribute, self.lr_value(opt))
         opt.apply_gradients(grads_and_vars, global_step=opt.global_step)
 
     def current_lr(self, opt) -> float:

@@ -79,6 +79,7 @@ PROFILE = "optax"
 # canonical -> (optax keyword, conversion of the canonical value)
 CONVERTED = {
     "adafactor": {"beta2_decay": ("decay_rate", lambda v: -v)},  # optax takes the exponent's negative
+    "adopt": {"unclipped": ("use_clipping", lambda v: not v)},  # optax's flag says the opposite
 }
 
 

@@ -2,7 +2,7 @@
 
 Implementations (each reported separately): code paths ``forloop`` (foreach=False), ``foreach``,
 ``fused`` (where torch has a kernel), ``differentiable``, ``capturable`` (CUDA only) and
-``compiled`` (the step under torch.compile, for SGD, Adam and AdamW); devices ``cpu`` and ``cuda``
+``compiled`` (the step under torch.compile, for :data:`COMPILED`: SGD, Adam, AdamW, Rprop, ASGD); devices ``cpu`` and ``cuda``
 when present; dtypes float64, float32, bfloat16, float16. Schedules run as the ``scheduler``
 code path on the CPU in float64 (torch computes learning rates in Python floats).
 
@@ -28,8 +28,8 @@ DTYPES = ("float64", "float32", "bfloat16", "float16")
 FUSED = {"sgd", "adam", "adamw", "amsgrad", "adagrad"}
 NO_FOREACH = {"sparse_adam", "muon"}
 NO_DIFFERENTIABLE = {"sparse_adam", "adafactor", "muon"}
-CAPTURABLE = {"adam", "adamw", "amsgrad", "adamax", "nadam", "radam", "rmsprop", "adadelta"}
-COMPILED = {"sgd", "adam", "adamw"}
+CAPTURABLE = {"adam", "adamw", "amsgrad", "adamax", "nadam", "radam", "rmsprop", "adadelta", "rprop", "asgd"}
+COMPILED = {"sgd", "adam", "adamw", "rprop", "asgd"}
 SPARSE_GRADIENTS = {"sparse_adam"}
 
 

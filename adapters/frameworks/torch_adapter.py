@@ -2,8 +2,8 @@
 
 Implementations (each reported separately): code paths ``forloop`` (foreach=False), ``foreach``,
 ``fused`` (where torch has a kernel), ``differentiable``, ``capturable`` (CUDA only) and
-``compiled`` (the step under torch.compile, for :data:`COMPILED`: SGD, Adam, AdamW, Rprop, ASGD); devices ``cpu`` and ``cuda``
-when present; dtypes float64, float32, bfloat16, float16. Schedules run as the ``scheduler``
+``compiled`` (the step under torch.compile, for :data:`COMPILED`: SGD, Adam, AdamW, Rprop, ASGD);
+devices ``cpu`` and ``cuda`` when present; dtypes float64, float32, bfloat16, float16. Schedules run as the ``scheduler``
 code path on the CPU in float64 (torch computes learning rates in Python floats).
 
 The optimizer is built from the profile data (``api``, ``names``); hyperparameters are the

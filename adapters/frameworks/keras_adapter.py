@@ -57,7 +57,9 @@ into a fresh optimizer: Keras 3 through ``save_own_variables``/``load_own_variab
 ``model.save`` uses) serialized with np.savez; tf_keras through ``tf.train.Checkpoint`` written
 to a temporary directory. One-step mode builds one optimizer on the variables and, before every
 step, assigns the injected parameters, the state entries (through the same names, negated where
-the profile says so), the step counter (t − 1) and the learning rate. Schedules: keras_schedules.
+the profile says so), the step counter (t − 1) and the learning rate. An entry the optimizer holds
+nowhere (ScheduleFreeAdamW's x) is computed from its variables as the optimizer does
+(:data:`DERIVED_STATE`) and never injected. Schedules: keras_schedules.
 
 TensorFlow and Keras are imported only when a case runs, with TensorFlow's start-up logs kept off
 the terminal.
@@ -98,6 +100,24 @@ KERAS_DTYPES = ("float64", "float32", "bfloat16")
 TF_KERAS_DTYPES = ("float64", "float32")
 DEVICES = ("cpu",)
 NO_GROUPS = "Keras optimizers have no parameter groups"
+
+
+def _schedule_free_x(run, opt, variable):
+    """ScheduleFreeAdamW holds y (the variable) and z (``momentums``) but no x: the evaluation
+    parameters as its update_step recovers x_old, (y − (1 − β₁)·momentum)/β₁, with its operations
+    in the variable's dtype."""
+    ops = run.flavour.module.ops
+    beta_1 = ops.cast(opt.beta_1, variable.dtype)
+    momentum = run.slot(opt, "momentums", variable)
+    return ops.divide(ops.subtract(variable, ops.multiply(1 - beta_1, momentum)), beta_1)
+
+
+# state entries an optimizer holds nowhere, computed from its variables as the optimizer itself
+# does: canonical name -> function(run, optimizer, variable) -> tensor; read, never injected
+DERIVED_STATE = {"schedule_free_adamw": {"x": _schedule_free_x}}
+# reference state entries an optimizer neither holds nor needs, which one-step mode does not inject
+# (ScheduleFreeAdamW's average weighs by 1/t: no running sum of weights, no maximal rate)
+NOT_HELD = {"schedule_free_adamw": ("weight_sum", "lr_max")}
 
 
 # --- importing TensorFlow quietly -------------------------------------------------------------------
@@ -740,7 +760,11 @@ class _OptimizerRun:
             value = self.slot(opt, name, variable)
             return None if value is None else self.flavour.numpy(value)
 
-        return read_state(self.profile, lookup)
+        out = read_state(self.profile, lookup)
+        for canonical, derive in DERIVED_STATE.get(self.alg.name, {}).items():
+            if canonical in self.profile.state_names:
+                out[canonical] = self.flavour.numpy(derive(self, opt, variable))
+        return out
 
     def slot(self, opt, name: str, variable):
         """The optimizer's variable ``name`` for ``variable``: its slot list, an optimizer-wide
@@ -860,6 +884,8 @@ class _OptimizerRun:
         """Write the canonical state entries into the Keras variables the profile names."""
         np = self.np
         for canonical, value in values.items():
+            if canonical in DERIVED_STATE.get(self.alg.name, {}) or canonical in NOT_HELD.get(self.alg.name, ()):
+                continue  # computed from the variable and the other entries, or not needed: held nowhere
             text = self.profile.state_names.get(canonical)
             if text is None:
                 raise Unsupported(f"one-step mode: {canonical} has no Keras name in the profile")

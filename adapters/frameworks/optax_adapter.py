@@ -42,12 +42,15 @@ compilations and the seconds spent tracing, lowering and compiling.
 State is read back by the profile's ``state_names`` (canonical → the optax state field, e.g.
 exp_avg = ``mu``; ``-trace``: optax holds the entry negated) from the state pytree: the leaf at
 ``<field>[<parameter>]`` of the (nested) NamedTuple states (:data:`STATE_LABELS` where the field's
-meaning depends on the parameter's shape). The jitted step returns the parameters and those leaves
-raveled into one array, so one host transfer per step reads everything. One-step mode writes the
-injected state into a fresh state pytree at the same leaves, and every integer scalar leaf (the
-step counts) to t − 1. The ``resume`` scenario saves the parameters and every leaf of the state
-pytree after the checkpoint step with np.savez (raw bytes, dtype name, shape: bfloat16 survives),
-loads them into the structure of a fresh ``tx.init`` and goes on.
+meaning depends on the parameter's shape), or the float scalar leaf at ``<field>`` of a parameter
+group's state (schedule_free's ``weight_sum``); entries optax computes on request rather than holds
+(schedule_free_eval_params' x) by :data:`DERIVED_STATE`. The jitted step returns the parameters and
+those leaves raveled into one array, so one host transfer per step reads everything. One-step mode
+writes the injected state into a fresh state pytree at the same leaves, and every integer scalar
+leaf (the step counts) to its initial value plus t − 1. The ``resume`` scenario saves the
+parameters and every leaf of the state pytree after the checkpoint step with np.savez (raw bytes,
+dtype name, shape: bfloat16 survives), loads them into the structure of a fresh ``tx.init`` and
+goes on.
 """
 from __future__ import annotations
 
@@ -80,6 +83,9 @@ PROFILE = "optax"
 CONVERTED = {
     "adafactor": {"beta2_decay": ("decay_rate", lambda v: -v)},  # optax takes the exponent's negative
     "adopt": {"unclipped": ("use_clipping", lambda v: not v)},  # optax's flag says the opposite
+    # no warmup is None: warmup_steps=0 builds warmup_constant_schedule(0, η, 0), a zero learning rate
+    "schedule_free_sgd": {"warmup_steps": ("warmup_steps", lambda v: v or None)},
+    "schedule_free_adamw": {"warmup_steps": ("warmup_steps", lambda v: v or None)},
 }
 
 
@@ -380,6 +386,23 @@ def _adafactor_labels(run, name: str) -> dict:
 # per-parameter relabelling of optax state fields, where it depends on the parameter
 STATE_LABELS = {"adafactor": _adafactor_labels}
 
+
+def _schedule_free_eval(run, state, params) -> dict:
+    """x = optax.contrib.schedule_free_eval_params of each parameter group's ScheduleFreeState (one
+    per group under multi_transform, whose masked z holds only the group's parameters)."""
+    contrib = run.optax.contrib
+    out = {}
+    for sub in run.jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, contrib.ScheduleFreeState)):
+        if isinstance(sub, contrib.ScheduleFreeState):
+            z = {n: sub.z[n] for n in run.names if hasattr(sub.z.get(n), "shape")}
+            out.update(contrib.schedule_free_eval_params(sub._replace(z=z), {n: params[n] for n in z}))
+    return out
+
+
+# state entries optax holds nowhere but computes from the state and the parameters on request:
+# canonical name -> function(run, state, params) -> {parameter: array}; read, never injected
+DERIVED_STATE = {"schedule_free_sgd": {"x": _schedule_free_eval}, "schedule_free_adamw": {"x": _schedule_free_eval}}
+
 _RESOLVED: dict = {}
 _APIS: dict = {}  # profile api -> (callable, literal keywords)
 
@@ -510,7 +533,8 @@ class _OptimizerRun:
             updates, state = tx.update(grads, state, params)
             params = optax.apply_updates(params, updates)
             leaves = self.jax.tree.leaves(state)
-            return params, state, [params[n] for n in self.names] + [leaves[i] for i in reads]
+            return params, state, ([params[n] for n in self.names] + [leaves[i] for i in reads]
+                                   + self.derived(state, params))
 
         if self.impl.code_path == "eager":
             return step
@@ -524,6 +548,12 @@ class _OptimizerRun:
 
             _COMPILED[key] = _Step(traced)
         return _COMPILED[key]
+
+    def derived(self, state, params) -> list:
+        """The :data:`DERIVED_STATE` entries of the profile's state names, in :attr:`derived_reads` order."""
+        values = {canonical: fn(self, state, params) for canonical, fn in DERIVED_STATE.get(self.alg.name, {}).items()
+                  if canonical in self.profile.state_names}
+        return [values[canonical][n] for canonical, n in self.derived_reads]
 
     def objective_gradient(self, params) -> dict:
         """∇f at the parameters, in their dtype (engine.closed_loop_gradient); the objective's
@@ -589,12 +619,16 @@ class _OptimizerRun:
     def layout(self, state) -> None:
         """Where the canonical state entries are in the state pytree, once per structure:
         ``state_reads`` = [(canonical, parameter, leaf index, sign)] for every leaf at
-        ``...<field>[<parameter>]`` whose field the profile names (the first such leaf), and
-        ``counts`` = the integer scalar leaves (the step counts), with ``sizes`` of every leaf."""
+        ``...<field>[<parameter>]`` whose field the profile names (the first such leaf) — or a
+        float scalar leaf at ``...<field>`` the profile names, which holds the entry of every
+        parameter of its group (schedule_free's weight_sum) — and ``counts`` = the integer scalar
+        leaves (the step counts), with ``sizes`` of every leaf; ``derived_reads`` = [(canonical,
+        parameter)] of the :data:`DERIVED_STATE` entries the profile names."""
         key = self.structure_key()
         if key not in _LAYOUTS:
             jax, np = self.jax, self.np
             GetAttrKey, DictKey = jax.tree_util.GetAttrKey, jax.tree_util.DictKey
+            groups = {f"group{gi}": names for gi, names in enumerate(self.group_names)}
             found, counts, sizes = {}, [], []
             for i, (path, leaf) in enumerate(jax.tree_util.tree_flatten_with_path(state)[0]):
                 shape, dtype = np.shape(leaf), np.dtype(getattr(leaf, "dtype", np.asarray(leaf).dtype))
@@ -604,10 +638,17 @@ class _OptimizerRun:
                 elif len(path) >= 2 and isinstance(path[-1], DictKey) and isinstance(path[-2], GetAttrKey) \
                         and path[-1].key in self.shapes:
                     found.setdefault((path[-2].name, path[-1].key), i)
+                elif shape == () and path and isinstance(path[-1], GetAttrKey) and path[-1].name in self.state_fields:
+                    group = next((groups[k.key] for k in path if isinstance(k, DictKey) and k.key in groups),
+                                 self.names)
+                    for n in group:
+                        found.setdefault((path[-1].name, n), i)
             _LAYOUTS[key] = (found, counts, sizes)
         self.found, self.counts, self.sizes = _LAYOUTS[key]
         self.state_reads = [(self.labels[k][0], k[1], i, self.labels[k][1])
                             for k, i in self.found.items() if k in self.labels]
+        self.derived_reads = [(canonical, n) for canonical in DERIVED_STATE.get(self.alg.name, {})
+                              if canonical in self.profile.state_names for n in self.names]
 
     def to_floats(self, rows: list, lrs_used: list) -> list:
         """The steps as Python floats: the readouts of every step stacked into one float64 matrix
@@ -625,6 +666,10 @@ class _OptimizerRun:
             shape, _ = self.sizes[i]
             size = int(np.prod(shape, dtype=np.int64))
             columns.append(("state", n, canonical, sign, start, size, shape == ()))
+            start += size
+        for canonical, n in self.derived_reads:
+            size = int(np.prod(self.shapes[n], dtype=np.int64))
+            columns.append(("state", n, canonical, 1.0, start, size, False))
             start += size
         values = {}
         for kind, n, canonical, sign, begin, size, scalar in columns:
@@ -702,7 +747,7 @@ class _OptimizerRun:
     def run_one_step(self) -> AdapterRun:
         """Each step from the exact state of the step before, rounded to the dtype: step 1 from a
         fresh state, then a fresh state with the injected entries written at their leaves (negated
-        where the profile says optax holds them so) and the step counts set to t − 1."""
+        where the profile says optax holds them so) and the step counts advanced by t − 1."""
         jax = self.jax
         with precision_context(self.impl.dtype, self.impl.device):
             template = self.transform(self.numeric, None).init(self.params_from(self.initial))
@@ -729,8 +774,8 @@ class _OptimizerRun:
         """The state leaves with the injected entries (exact values of the dtype) and counts."""
         jnp, np = self.jnp, self.np
         out = list(leaves)
-        for i in self.counts:
-            out[i] = jnp.asarray(steps_done, dtype=self.sizes[i][1])
+        for i in self.counts:  # from its initial value (schedule_free's step_count starts at 1)
+            out[i] = jnp.asarray(int(leaves[i]) + steps_done, dtype=self.sizes[i][1])
         for (field, n), i in self.found.items():
             if (field, n) not in self.labels:
                 raise Unsupported(f"one-step mode: optax state field {field!r} has no canonical name to inject")

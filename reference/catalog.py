@@ -84,15 +84,28 @@ SHAPES = {"muon": (("w", (2, 3)), ("b", (3,)))}
 # --- the measurement (shared with the spec pages' divergence tables, reference/specgen.py) --------
 
 
+def compared_values(alg: Algorithm, record) -> list:
+    """The values of one optimizer record the catalog compares: every parameter tensor in name
+    order, then every state entry the algorithm declares ``evaluated`` (the averaged or slow
+    weights a user evaluates: two profiles that agree on the parameters but not on the average
+    differ where it matters)."""
+    out = [x for n in sorted(record.params) for x in record.params[n].data]
+    for entry in alg.evaluated:
+        for n in sorted(record.state):
+            value = record.state[n].get(entry)
+            if value is not None:
+                out += list(value.data) if hasattr(value, "data") else [value]
+    return out
+
+
 def final_values(case) -> list:
-    """The values a case ends with: its final parameters (optimizer, every tensor in name order) or
-    its learning rates (schedule, every update)."""
+    """The values a case ends with: its final parameters and evaluated weights (optimizer,
+    :func:`compared_values`) or its learning rates (schedule, every update)."""
     from .trajectory import run
 
     records = run(case)
     if case.algorithm.kind == "optimizer":
-        last = records[-1]
-        return [x for n in sorted(last.params) for x in last.params[n].data]
+        return compared_values(case.algorithm, records[-1])
     return [r.lr for r in records]
 
 
@@ -163,12 +176,13 @@ def run_case(alg: Algorithm, profile: Profile, use_defaults: bool, hyper: dict, 
 
 
 def _trajectory(case, bits: int | None = None, effects=None):
-    """Per record, the values compared: all parameters (optimizer) or the learning rate (schedule)."""
+    """Per record, the values compared: all parameters and evaluated weights (optimizer,
+    :func:`compared_values`) or the learning rate (schedule)."""
     from .trajectory import run
 
     records = run(case, bits=bits, effects=effects)
     if case.algorithm.kind == "optimizer":
-        return [[x for n in sorted(r.params) for x in r.params[n].data] for r in records]
+        return [compared_values(case.algorithm, r) for r in records]
     return [[r.lr] for r in records]
 
 
@@ -569,7 +583,7 @@ def equivalence_rows(alg: Algorithm) -> list:
 
 def algorithm_entry(alg: Algorithm) -> dict:
     return {
-        "name": alg.name, "kind": alg.kind, "title": alg.title,
+        "name": alg.name, "kind": alg.kind, "title": alg.title, "evaluated": list(alg.evaluated),
         "profiles": [{"name": p.name, "framework": p.framework or "spec", "api": p.api or "",
                       "source": p.source} for p in alg.profiles.values()],
         "axes": axis_rows(alg),

@@ -114,7 +114,9 @@ def algorithm_section(entry: dict, regimes: list, level: int = 2) -> str:
     if any(d["axes"] or d["defaults"] for d in entry["differences"]):
         lines += [f"{h}# Measured differences from the spec", ""]
         if kind == "optimizer":
-            lines.append("Largest relative difference of the parameters from the spec profile's after t = "
+            also = entry.get("evaluated") or []
+            weights = (" and of the weights a user evaluates (" + ", ".join(f"`{e}`" for e in also) + ")") if also else ""
+            lines.append(f"Largest relative difference of the parameters{weights} from the spec profile's after t = "
                          + ", ".join(str(t) for t in STEPS) + " steps (reference, exact arithmetic).")
             head = [REGIME_LABEL.get(r, r) for r in regimes]
         else:

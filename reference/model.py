@@ -356,6 +356,9 @@ class Algorithm:
     scenario_hyper: dict = field(default_factory=dict)  # scenario name -> {hyper: value}
     variants: dict = field(default_factory=dict)  # variant name -> {hyper: value}
     skip_scenarios: tuple = ()
+    # state entries that are weights a user evaluates (an average of the parameters, Lookahead's
+    # slow weights, schedule-free's x): the divergence catalog measures them with the parameters
+    evaluated: tuple = ()
     source_file: str = ""
     axis_defs: dict = field(default_factory=dict)  # axis name -> Axis (documentation of its values)
     active_when: dict = field(default_factory=dict)  # axis -> hyperparameter that switches it on
@@ -546,6 +549,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
         scenario_hyper={k: dict(v) for k, v in raw.get("scenario_hyper", {}).items()},
         variants={k: dict(v) for k, v in raw.get("variants", {}).items()},
         skip_scenarios=tuple(head.get("skip_scenarios", ())),
+        evaluated=tuple(head.get("evaluated", ())),
         source_file=where,
         axis_defs={an: axes[an] for an in alg_axes},
         active_when=dict(raw.get("active_when", {})),

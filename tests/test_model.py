@@ -262,3 +262,14 @@ def test_a_not_applicable_declaration_is_checked_at_load(tmp_path, section, entr
     (tmp_path / "adagrad.toml").write_text(text.replace(section, f"{section}\n{entry}", 1), encoding="utf-8")
     with pytest.raises(UserError, match=message):
         _load_algorithm(tmp_path / "adagrad.toml", load_axes())
+
+
+def test_evaluated_weights_are_state_entries():
+    """``evaluated`` (the weights a user evaluates, which the divergence catalog measures) names
+    state entries of the algorithm, and exactly the averaging algorithms declare it."""
+    from optconform.reference.model import algorithms
+
+    declared = {name: alg.evaluated for name, alg in algorithms().items() if alg.evaluated}
+    for name, entries in declared.items():
+        assert set(entries) <= set(algorithms()[name].state), name
+    assert {"ema", "swa", "lookahead", "schedule_free_sgd", "schedule_free_adamw"} <= set(declared)

@@ -117,7 +117,9 @@ def _schedule_free_x(run, opt, variable):
 DERIVED_STATE = {"schedule_free_adamw": {"x": _schedule_free_x}}
 # reference state entries an optimizer neither holds nor needs, which one-step mode does not inject
 # (ScheduleFreeAdamW's average weighs by 1/t: no running sum of weights, no maximal rate)
-NOT_HELD = {"schedule_free_adamw": ("weight_sum", "lr_max")}
+# (tf_keras SGD's m under ema's sgd_buffer = zero_momentum: −ηg + 0·m, whose previous value only
+# matters through 0·m, i.e. whether it is finite — the optimizer's own m of the step before)
+NOT_HELD = {"schedule_free_adamw": ("weight_sum", "lr_max"), "ema": ("velocity",)}
 
 
 # --- importing TensorFlow quietly -------------------------------------------------------------------
@@ -723,6 +725,9 @@ class _OptimizerRun:
             # λ = 0 means no decay: Keras's None (the default of most, not of Muon, 0.004). An
             # explicit 0.0 still runs θ − θ·0·η, which turns an infinite parameter into NaN.
             kwargs["weight_decay"] = None
+        if kwargs.get("ema_overwrite_frequency") == 0:
+            # no overwrite is None: the jax backend tests `is not None` and then takes t % 0
+            kwargs["ema_overwrite_frequency"] = None
         if self.lrs is not None:
             kwargs[self.profile.names["lr"]] = self.flavour.table(self.lrs)
         try:

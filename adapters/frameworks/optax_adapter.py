@@ -44,7 +44,10 @@ exp_avg = ``mu``; ``-trace``: optax holds the entry negated) from the state pytr
 ``<field>[<parameter>]`` of the (nested) NamedTuple states (:data:`STATE_LABELS` where the field's
 meaning depends on the parameter's shape), or the float scalar leaf at ``<field>`` of a parameter
 group's state (schedule_free's ``weight_sum``); entries optax computes on request rather than holds
-(schedule_free_eval_params' x) by :data:`DERIVED_STATE`. The jitted step returns the parameters and
+(schedule_free_eval_params' x) by :data:`DERIVED_STATE`. An api that is not a GradientTransformation of the
+profile's keywords by itself (optax.lookahead around optax.sgd; optax.incremental_update, which a training
+loop calls on its own copy of the weights) is built by a :data:`WRAPPED_APIS` factory whose state carries
+the second set of weights (the slow weights, the average) as a field the profile's state names read. The jitted step returns the parameters and
 those leaves raveled into one array, so one host transfer per step reads everything. One-step mode
 writes the injected state into a fresh state pytree at the same leaves, and every integer scalar
 leaf (the step counts) to its initial value plus t − 1. The ``resume`` scenario saves the
@@ -61,6 +64,7 @@ import logging
 import os
 import time
 from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 from optconform.reference.model import algorithms, get, precision_effects
 
@@ -86,6 +90,7 @@ CONVERTED = {
     # no warmup is None: warmup_steps=0 builds warmup_constant_schedule(0, η, 0), a zero learning rate
     "schedule_free_sgd": {"warmup_steps": ("warmup_steps", lambda v: v or None)},
     "schedule_free_adamw": {"warmup_steps": ("warmup_steps", lambda v: v or None)},
+    "ema": {"decay": ("step_size", lambda v: 1.0 - v)},  # incremental_update's weight of the new value
 }
 
 
@@ -403,6 +408,74 @@ def _schedule_free_eval(run, state, params) -> dict:
 # canonical name -> function(run, state, params) -> {parameter: array}; read, never injected
 DERIVED_STATE = {"schedule_free_sgd": {"x": _schedule_free_eval}, "schedule_free_adamw": {"x": _schedule_free_eval}}
 
+class _LookaheadSlow(NamedTuple):
+    """optax.lookahead's state with the slow half of LookaheadParams beside it (:func:`_lookahead`)."""
+
+    lookahead: Any
+    slow: Any
+
+
+def _lookahead(lookahead):
+    """A factory of ``lookahead(optax.sgd(learning_rate, momentum), sync_period, slow_step_size,
+    **options)`` whose parameters are the fast weights alone: optax.lookahead takes and moves
+    LookaheadParams(fast, slow), so the slow half rides in the state (field ``slow``) and is moved by
+    optax.apply_updates(slow, updates.slow), while the adapter applies updates.fast to the fast
+    weights — each half the arithmetic of a user's apply_updates on LookaheadParams, leaf by leaf.
+    The gradient is taken at the fast weights, as optax.lookahead asks."""
+    optax = _jax()[3]
+
+    def factory(learning_rate, sync_period, slow_step_size, momentum=None, **options):
+        tx = lookahead(optax.sgd(learning_rate, momentum), sync_period, slow_step_size, **options)
+
+        def init(params):
+            return _LookaheadSlow(tx.init(optax.LookaheadParams.init_synced(params)), params)
+
+        def update(grads, state, params):
+            both = optax.LookaheadParams(fast=params, slow=state.slow)
+            updates, inner = tx.update(grads, state.lookahead, both)
+            return updates.fast, _LookaheadSlow(inner, optax.apply_updates(state.slow, updates.slow))
+
+        return optax.GradientTransformation(init, update)
+
+    return factory
+
+
+class _AverageState(NamedTuple):
+    """optax.sgd's state with the parameter average a user keeps beside it (:func:`_averaged`)."""
+
+    inner: Any
+    average: Any
+
+
+def _averaged(incremental_update):
+    """A factory of optax.sgd(learning_rate) whose state carries the average a user keeps:
+    ``average = incremental_update(new_params, average, step_size)`` after every update, from
+    ``average = params`` at init (reference/optimizers/ema.py, ema_start = initial). The new
+    parameters are optax.apply_updates(params, updates), the sum the adapter then makes itself."""
+    optax = _jax()[3]
+
+    def factory(learning_rate, step_size):
+        sgd = optax.sgd(learning_rate)
+
+        def init(params):
+            return _AverageState(sgd.init(params), params)
+
+        def update(grads, state, params):
+            updates, inner = sgd.update(grads, state.inner, params)
+            new = optax.apply_updates(params, updates)
+            return updates, _AverageState(inner, incremental_update(new, state.average, step_size))
+
+        return optax.GradientTransformation(init, update)
+
+    return factory
+
+
+# profile apis that are not a GradientTransformation of canonical keywords by themselves:
+# algorithm -> function(the api's callable) -> factory taking the profile's keywords
+WRAPPED_APIS = {"lookahead": _lookahead, "ema": _averaged}
+# integer state leaves that count modulo a hyperparameter (one-step injection): algorithm -> hyper
+COUNT_PERIOD = {"lookahead": "sync_period"}  # steps_since_sync = (t − 1) mod k
+
 _RESOLVED: dict = {}
 _APIS: dict = {}  # profile api -> (callable, literal keywords)
 
@@ -475,7 +548,9 @@ class _OptimizerRun:
             raise Unsupported(f"the {self.impl.code_path} path runs optax's own optimizers (profile optax and its API variants), "
                               f"not {self.profile.name}")
         if self.profile.api not in _APIS:
-            _APIS[self.profile.api] = resolve_api(self.profile.api)
+            fn, extra = resolve_api(self.profile.api)
+            wrap = WRAPPED_APIS.get(self.alg.name)
+            _APIS[self.profile.api] = (wrap(fn) if wrap else fn, extra)
         return _APIS[self.profile.api]
 
     def _check_supported(self, h) -> None:
@@ -486,8 +561,9 @@ class _OptimizerRun:
 
     def keywords(self, h) -> dict:
         kwargs = optimizer_kwargs(self.doc, h, self.profile)
-        if self.doc.get("scenario") != "defaults":
-            for canonical, (keyword, convert) in CONVERTED.get(self.alg.name, {}).items():
+        defaults = self.doc.get("scenario") == "defaults"
+        for canonical, (keyword, convert) in CONVERTED.get(self.alg.name, {}).items():
+            if not defaults or canonical in self.profile.required:  # a required keyword is passed there too
                 if canonical in h:
                     kwargs[keyword] = convert(pyvalue(h[canonical]))
         return kwargs
@@ -774,8 +850,10 @@ class _OptimizerRun:
         """The state leaves with the injected entries (exact values of the dtype) and counts."""
         jnp, np = self.jnp, self.np
         out = list(leaves)
+        period = COUNT_PERIOD.get(self.alg.name)  # one period for every group (the scenarios share it)
         for i in self.counts:  # from its initial value (schedule_free's step_count starts at 1)
-            out[i] = jnp.asarray(int(leaves[i]) + steps_done, dtype=self.sizes[i][1])
+            count = int(leaves[i]) + steps_done
+            out[i] = jnp.asarray(count % int(self.hypers[0][period]) if period else count, dtype=self.sizes[i][1])
         for (field, n), i in self.found.items():
             if (field, n) not in self.labels:
                 raise Unsupported(f"one-step mode: optax state field {field!r} has no canonical name to inject")

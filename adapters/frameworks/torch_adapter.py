@@ -108,7 +108,7 @@ class TorchAdapter:
             from .torch_schedules import run_schedule
 
             return AdapterRun(run_schedule(doc))
-        return _OptimizerRun(doc, impl).run()
+        return _runner(doc)(doc, impl).run()
 
     def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
         """One-step mode (reference/onestep.py): ``doc`` carries, per step, the state to inject."""
@@ -116,7 +116,7 @@ class TorchAdapter:
             raise Unsupported("one-step mode applies to optimizers only")
         if impl.code_path == "compiled":
             raise Unsupported("one-step mode is not offered for the compiled path (a recompilation per step)")
-        return _OptimizerRun(doc, impl).run_one_step()
+        return _runner(doc)(doc, impl).run_one_step()
 
 
 class _OptimizerRun:
@@ -286,12 +286,16 @@ class _OptimizerRun:
                 if inject["state"] is not None:
                     for n, p in self.tensors.items():
                         self._inject_state(opt.state[p], inject["state"][n], inverse, t - 1)
+                    self.inject_outside(inject["state"], t - 1)
             self.set_lrs(opt, [float(lr) for lr in inject["lr"]])
             for n, values in inject["grads"].items():
                 self.tensors[n].grad = self.to_grad(self._tensor(values, self.tensors[n]))
             opt.step()
             out.append(self.snapshot(opt, t))
         return AdapterRun(self.to_floats(out), mode="one-step")
+
+    def inject_outside(self, values: dict, steps_done: int) -> None:
+        """One-step mode: state entries held outside ``opt.state`` (none here; _AveragedRun's average)."""
 
     def _tensor(self, values, like):
         """Decimal strings that are values of the dtype (the reference rounded them) as a tensor
@@ -342,3 +346,80 @@ class _OptimizerRun:
 
 def pyhyper(h) -> dict:
     return {k: pyvalue(v) for k, v in h.items()}
+
+
+# torch.optim.swa_utils.AveragedModel's averaging function per (algorithm, profile): a function of
+# swa_utils and the decay arguments (none in the ``defaults`` scenario: the function's own default)
+AVERAGED = {
+    ("ema", "torch"): lambda utils, decay: {"multi_avg_fn": utils.get_ema_multi_avg_fn(*decay)},
+    ("ema", "torch_avg_fn"): lambda utils, decay: {"avg_fn": utils.get_ema_avg_fn(*decay)},
+    ("swa", "torch"): lambda utils, decay: {},  # the default: the equal-weight running mean
+}
+
+
+def _runner(doc: dict):
+    """The run class of a vector: :class:`_AveragedRun` for the parameter averages, else :class:`_OptimizerRun`."""
+    return _AveragedRun if any(alg == doc["algorithm"] for alg, _ in AVERAGED) else _OptimizerRun
+
+
+class _AveragedRun(_OptimizerRun):
+    """A parameter average (reference/optimizers/ema.py, swa.py): torch.optim.SGD steps the
+    parameters, and torch.optim.swa_utils.AveragedModel over a module holding them is updated after
+    every step (``update_parameters``, from an optimizer step post-hook: the same order as a
+    training loop's optimizer.step(); averaged.update_parameters(model)). Its parameters are read as
+    the state entry the profile names (``module``); a checkpoint saves and loads its state_dict
+    (parameters and ``n_averaged``) beside the optimizer's."""
+
+    def build(self):
+        torch = self.torch
+        if any(h.get("decay") != self.hypers[0].get("decay") for h in self.hypers[1:]):
+            raise Unsupported("AveragedModel has one averaging function for the whole model, not one per group")
+        groups = [{"params": [self.tensors[n] for n in names], **optimizer_kwargs(self.doc, h, self.profile)}
+                  for names, h in zip(self.group_names, self.hypers)]
+        opt = torch.optim.SGD(groups, **self.path_kwargs())
+        self.model = torch.nn.Module()
+        for n, p in self.tensors.items():
+            self.model.register_parameter(n, p)
+        utils = torch.optim.swa_utils
+        decay = () if self.doc.get("scenario") == "defaults" or "decay" not in self.hypers[0] \
+            else (pyvalue(self.hypers[0]["decay"]),)
+        self.averaged = utils.AveragedModel(self.model, **AVERAGED[(self.alg.name, self.profile.name)](utils, decay))
+        period = int(self.hypers[0].get("period", 1))  # SWA averages every c steps
+        self.__dict__.setdefault("steps_done", 0)  # kept across a resume's fresh optimizer
+
+        def after_step(*_):
+            self.steps_done += 1
+            if self.steps_done % period == 0:
+                self.averaged.update_parameters(self.model)
+
+        opt.register_step_post_hook(after_step)
+        return opt
+
+    def snapshot(self, opt, t: int) -> dict:
+        out = super().snapshot(opt, t)
+        held = dict(self.averaged.module.named_parameters())
+        count = self.averaged.n_averaged.detach().clone()
+        for n in self.tensors:
+            out["state"][n].update(read_state(self.profile, lambda name: held[n].detach().clone()
+                                              if name == "module" else count if name == "n_averaged" else None))
+        return out
+
+    def inject_outside(self, values: dict, steps_done: int) -> None:
+        """The average into the AveragedModel's parameters, n_averaged (the injected count, else t − 1:
+        EMA updates once per step) and the loop's step count."""
+        held = dict(self.averaged.module.named_parameters())
+        with self.torch.no_grad():
+            for n in self.tensors:
+                held[n].copy_(self._tensor(values[n]["average"], held[n]))
+            first = values[next(iter(self.tensors))]
+            self.averaged.n_averaged.fill_(int(float(first["n_averaged"])) if "n_averaged" in first else steps_done)
+        self.steps_done = steps_done
+
+    def resume(self, opt):
+        torch = self.torch
+        buffer = io.BytesIO()
+        torch.save(self.averaged.state_dict(), buffer)
+        buffer.seek(0)
+        fresh, step = super().resume(opt)  # builds a fresh optimizer and AveragedModel
+        self.averaged.load_state_dict(torch.load(buffer, weights_only=True))
+        return fresh, step

@@ -224,12 +224,21 @@ def chained(optimizer, h, profile):
     return _S().ChainedScheduler([child(optimizer, t) for t in h.children])
 
 
+def swalr(optimizer, h, profile):
+    import torch
+
+    return torch.optim.swa_utils.SWALR(optimizer, swa_lr=float(h.swa_lr),
+                                       **optional(h, profile, {"anneal_epochs": "anneal_epochs",
+                                                               "anneal_strategy": "anneal_strategy"}))
+
+
 BUILDERS = {
     "constant": constant, "step": step, "multistep": multistep, "exponential": exponential,
     "polynomial": polynomial, "cosine": cosine, "cosine_restarts": cosine_restarts,
     "linear_warmup": linear_warmup, "warmup_cosine": warmup_cosine, "warmup_linear": warmup_linear,
     "wsd": wsd, "one_cycle": one_cycle, "cyclic": cyclic, "reduce_on_plateau": reduce_on_plateau,
     "lambda_lr": lambda_lr, "multiplicative": multiplicative, "sequential": sequential, "chained": chained,
+    "swalr": swalr,
 }
 
 

@@ -111,6 +111,23 @@ def test_one_compilation_per_structure():
     assert optax_adapter.stats()["compilations"] - after["compilations"] == 1
 
 
+def test_a_long_lived_process_keeps_a_bounded_number_of_compiled_steps(monkeypatch):
+    """Past MAX_PROGRAMS kept steps the least recently used half is dropped (their executables'
+    memory mappings with them); a dropped structure is compiled again and still right."""
+    monkeypatch.setattr(optax_adapter, "MAX_PROGRAMS", 4)
+    monkeypatch.setattr(optax_adapter, "_COMPILED", {})
+    before = optax_adapter.stats()
+    lengths = range(11, 18)  # seven structures no other test uses
+    for n in lengths:
+        ADAPTER.run(vector("sgd", {"w": [1.0] * n}, [{"w": [0.5] * n}], {"lr": "0.25"}), impl("float32"))
+        assert len(optax_adapter._COMPILED) <= 4
+    after = optax_adapter.stats()
+    assert after["compilations"] - before["compilations"] == 7 and after["evictions"] - before["evictions"] >= 2
+    again = ADAPTER.run(vector("sgd", {"w": [1.0] * 11}, [{"w": [0.5] * 11}], {"lr": "0.25"}), impl("float32"))
+    assert optax_adapter.stats()["compilations"] - after["compilations"] == 1  # it had been dropped
+    assert again.steps[0]["params"]["w"] == [0.875] * 11  # θ − ηg = 1 − 0.25·0.5
+
+
 def test_eager_path_compiles_no_step():
     before = optax_adapter.stats()["compilations"]
     doc = vector("sgd", {"w": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]}, [{"w": [1.0] * 7}], {"lr": "0.5"})

@@ -172,8 +172,14 @@ def _device(device: str):
 # --- compilation accounting -----------------------------------------------------------------------
 
 _STATS = {"compilations": 0, "compile_seconds": 0.0, "traces": 0, "xla_compilations": 0, "jax_compile_seconds": 0.0,
-          "run_seconds": 0.0, "runs": 0}
-_COMPILED: dict = {}  # structure key -> _Step
+          "run_seconds": 0.0, "runs": 0, "evictions": 0}
+_COMPILED: dict = {}  # structure key -> _Step, least recently used first
+# A loaded XLA executable holds memory mappings until it is dropped, and a process may have 65,530:
+# a long-lived process (a pytest worker running the whole optax matrix) that kept every step it
+# compiled died in SIGSEGV inside jax's compilation cache. At most MAX_PROGRAMS steps are kept;
+# past that the least recently used half is dropped and jax's own caches (the eager path's
+# per-primitive programs) are cleared (_remember).
+MAX_PROGRAMS = 256
 _LAYOUTS: dict = {}  # structure key -> where the state entries are in the pytree
 # jax's own monitoring events: tracing, lowering and XLA compilation of anything (the jitted step,
 # and on the eager path every primitive the first time it meets a shape and dtype)
@@ -207,6 +213,17 @@ def _publish_stats() -> None:
         with open(path + ".tmp", "w") as fh:
             json.dump(stats(), fh)
         os.replace(path + ".tmp", path)
+
+
+def _remember(key, step: "_Step") -> None:
+    """Keep ``step``; past :data:`MAX_PROGRAMS` drop the least recently used half of the kept steps
+    and clear jax's caches, so their executables and memory mappings are released."""
+    if len(_COMPILED) >= MAX_PROGRAMS:
+        for old in list(_COMPILED)[:MAX_PROGRAMS // 2]:
+            del _COMPILED[old]
+            _STATS["evictions"] += 1
+        _jax()[0].clear_caches()
+    _COMPILED[key] = step
 
 
 class _Step:
@@ -615,14 +632,16 @@ class _OptimizerRun:
         if self.impl.code_path == "eager":
             return step
         key = self.structure_key()
-        if key not in _COMPILED:
+        if key in _COMPILED:
+            _COMPILED[key] = _COMPILED.pop(key)  # most recently used last
+        else:
             def traced(params, state, grads, numeric, lrs):
                 _STATS["traces"] += 1
                 params, state, parts = step(params, state, grads, numeric, lrs)
                 dtype = jnp.result_type(*parts)
                 return params, state, jnp.concatenate([p.reshape(-1).astype(dtype) for p in parts])
 
-            _COMPILED[key] = _Step(traced)
+            _remember(key, _Step(traced))
         return _COMPILED[key]
 
     def derived(self, state, params) -> list:

@@ -56,3 +56,13 @@ def close(x, y, digits=50):
     """x equals the exact value y (Fraction, int, str or mpf) to ``digits`` digits relative to max(1, |y|)."""
     y = mpmath.mpf(y.numerator) / y.denominator if hasattr(y, "denominator") else mpmath.mpf(y)
     return abs(mpmath.mpf(x) - y) <= mpmath.mpf(10) ** -digits * max(1, abs(y))
+
+
+def sgd_iterates(theta0, grads, lr) -> list:
+    """Plain SGD by hand in fractions: θ_t = θ_{t−1} − η·g_t for each step's gradient (decimal
+    strings), the iterates after every step."""
+    theta, out = [Fraction(x) for x in theta0], []
+    for g in grads:
+        theta = [t - lr * Fraction(gi) for t, gi in zip(theta, g)]
+        out.append(theta)
+    return out

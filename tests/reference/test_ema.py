@@ -11,7 +11,7 @@ import pytest
 from optconform.reference.errors import UserError
 from optconform.reference.model import get
 
-from ._trajectory_util import F, close, trajectory as _trajectory
+from ._trajectory_util import F, close, trajectory as _trajectory, sgd_iterates
 
 EMA = get("ema")
 run = partial(_trajectory, EMA)
@@ -23,14 +23,6 @@ GRADS = [["0.5", "-1", "0.25"], ["-0.75", "0.5", "1"], ["0.125", "2", "-0.5"], [
 
 def avg(record):
     return [F(v) for v in record.state["x"]["average"].data]
-
-
-def sgd(theta0, grads, lr):
-    theta, out = [Fraction(x) for x in theta0], []
-    for g in grads:
-        theta = [t - lr * Fraction(gi) for t, gi in zip(theta, g)]
-        out.append(theta)
-    return out
 
 
 def test_initial_start_by_hand():
@@ -57,14 +49,14 @@ def test_average_before_the_step_lags_one_step():
 def test_parameters_are_plain_sgd(profile):
     """Without overwrite the average never feeds back: the parameters are SGD's, whatever the profile."""
     got = run(THETA0, GRADS, profile=profile, lr="0.125", decay="0.875")
-    assert [[F(x) for x in row] for row in got] == sgd(THETA0, GRADS, Fraction(1, 8))
+    assert [[F(x) for x in row] for row in got] == sgd_iterates(THETA0, GRADS, Fraction(1, 8))
 
 
 def test_geometric_closed_form():
     """a_t = dᵗθ₀ + (1 − d)Σ_{s≤t} d^{t−s}θ_s (initial start), computed in fractions from the SGD iterates."""
     d = Fraction(7, 8)
     records = run(THETA0, GRADS, states=True, lr="0.125", decay="0.875")
-    thetas = [[Fraction(x) for x in THETA0]] + sgd(THETA0, GRADS, Fraction(1, 8))
+    thetas = [[Fraction(x) for x in THETA0]] + sgd_iterates(THETA0, GRADS, Fraction(1, 8))
     for t, r in enumerate(records, 1):
         want = [d ** t * thetas[0][i] + (1 - d) * sum(d ** (t - s) * thetas[s][i] for s in range(1, t + 1))
                 for i in range(3)]

@@ -231,15 +231,20 @@ def test_decay_points():
     assert close(at_y[1][0], at_z[1][0]) and not close(at_y[2][0], at_z[2][0])
 
 
+def assert_same_y_and_x(left, right):
+    """Two runs agree to 45 digits on the parameters y and the evaluation parameters x at every step."""
+    for a, b in zip(left, right):
+        assert all(close(p, q, 45) for p, q in zip(a.params["x"].data, b.params["x"].data))
+        assert all(close(p, q, 45) for p, q in zip(a.state["x"]["x"].data, b.state["x"]["x"].data))
+
+
 def test_keras_decay_moves_x_by_eta_lambda_y_over_beta():
     """decay_at = params, held and recovered x agree: x ← x − ηλy/β is the x recovered from the
     decayed y (finite inputs)."""
     kw = dict(profile="keras", lr="0.25", beta1="0.875", beta2="0.9375", weight_decay="0.125", warmup_steps=2)
     rec = adamw(Y0, GRADS, states=True, **kw)
     held = adamw(Y0, GRADS, states=True, semantics={"average_form": "held"}, **kw)
-    for a, b in zip(rec, held):
-        assert all(close(p, q, 45) for p, q in zip(a.params["x"].data, b.params["x"].data))
-        assert all(close(p, q, 45) for p, q in zip(a.state["x"]["x"].data, b.state["x"]["x"].data))
+    assert_same_y_and_x(rec, held)
 
 
 def test_x_recovered_after_the_step():
@@ -262,9 +267,7 @@ def test_held_and_recovered_agree_on_finite_inputs():
     kw = dict(lr="0.25", beta1="0.875", warmup_steps=3, weight_decay="0.0625")
     held = sgd(Y0, GRADS, states=True, **kw)
     other = sgd(Y0, GRADS, states=True, semantics={"average_form": "recovered"}, **kw)
-    for a, b in zip(held, other):
-        assert all(close(p, q, 45) for p, q in zip(a.params["x"].data, b.params["x"].data))
-        assert all(close(p, q, 45) for p, q in zip(a.state["x"]["x"].data, b.state["x"]["x"].data))
+    assert_same_y_and_x(held, other)
 
 
 def test_forms_part_on_an_infinite_gradient():

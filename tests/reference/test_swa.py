@@ -11,7 +11,7 @@ import pytest
 from optconform.reference.errors import UserError
 from optconform.reference.model import get
 
-from ._trajectory_util import F, close, trajectory as _trajectory
+from ._trajectory_util import F, close, trajectory as _trajectory, sgd_iterates
 
 SWA = get("swa")
 run = partial(_trajectory, SWA)
@@ -19,14 +19,6 @@ run = partial(_trajectory, SWA)
 THETA0 = ["1", "-0.5", "2"]
 GRADS = [["0.5", "-1", "0.25"], ["-0.75", "0.5", "1"], ["0.125", "2", "-0.5"], ["1", "-0.25", "0.75"],
          ["-0.5", "1.5", "0.5"], ["0.25", "-2", "1"], ["0.75", "0.25", "-1"], ["-1", "0.5", "0.125"]]
-
-
-def sgd(theta0, grads, lr):
-    theta, out = [Fraction(x) for x in theta0], []
-    for g in grads:
-        theta = [t - lr * Fraction(gi) for t, gi in zip(theta, g)]
-        out.append(theta)
-    return out
 
 
 def avg(record):
@@ -49,7 +41,7 @@ def test_by_hand():
 def test_mean_of_the_iterates(profile, first, period):
     """a is the plain mean of θ_first, θ_c, θ_2c, … (θ₀ included by the paper, not by torch), computed in fractions."""
     records = run(THETA0, GRADS, profile=profile, states=True, lr="0.125", period=period)
-    thetas = [[Fraction(x) for x in THETA0]] + sgd(THETA0, GRADS, Fraction(1, 8))
+    thetas = [[Fraction(x) for x in THETA0]] + sgd_iterates(THETA0, GRADS, Fraction(1, 8))
     for t, r in enumerate(records, 1):
         taken = ([0] if first == 0 else []) + [s for s in range(period, t + 1, period)]
         if not taken:
@@ -61,7 +53,7 @@ def test_mean_of_the_iterates(profile, first, period):
 
 def test_parameters_are_plain_sgd():
     got = run(THETA0, GRADS, profile="torch", lr="0.125", period=3)
-    assert [[F(x) for x in row] for row in got] == sgd(THETA0, GRADS, Fraction(1, 8))
+    assert [[F(x) for x in row] for row in got] == sgd_iterates(THETA0, GRADS, Fraction(1, 8))
 
 
 def test_forms_agree_on_finite_values():

@@ -55,6 +55,11 @@ import warnings
 from pathlib import Path
 
 DEFAULT_TIMEOUT = 300.0  # seconds; see the --timeout help in cli.py
+# A process may hold 65,530 memory mappings (Linux's vm.max_map_count), and every compiled program
+# a framework keeps (XLA executables, TensorFlow functions) holds some: a worker that has run
+# thousands of cases retires past this many, after its case, and a fresh one takes its place
+# (OPTCONFORM_WORKER_MAPPINGS overrides it; 0: never).
+RETIRE_MAPPINGS = 40000
 STARTUP_LIMIT = 120.0  # seconds a fresh worker may take to import optconform and read the manifest
 MAX_NOTES = 20
 NOTE_CHARS = 500
@@ -305,6 +310,22 @@ def _serve(conn, directory: Path, log_path: str) -> None:
                 result.notes.append("output:\n" + tail)
         message = ("results", results) if isinstance(case, list) else ("result", results[0])
         conn.send(message + (os.fstat(2).st_size,))  # where the next case's output starts
+        if _worn_out():
+            conn.send(("retire",))  # the cases handed over after this one go to a fresh worker
+            return
+
+
+def _worn_out() -> bool:
+    """Whether this process holds more memory mappings than :data:`RETIRE_MAPPINGS` (Linux; never
+    elsewhere)."""
+    limit = int(os.environ.get("OPTCONFORM_WORKER_MAPPINGS", RETIRE_MAPPINGS))
+    if limit <= 0:
+        return False
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: maps.read(1 << 20), b"")) > limit
+    except OSError:
+        return False
 
 
 # --- the parent's side --------------------------------------------------------------------------
@@ -334,6 +355,7 @@ class _Worker:
         self.inflight: collections.deque = collections.deque()  # handed over; the first is running
         self.started = time.monotonic()  # of the running case, or of the process while not ready
         self.offset = 0  # of the running case's output in the log
+        self.retiring = False  # it said it leaves after its case (too many memory mappings)
 
     @property
     def busy(self) -> bool:
@@ -464,6 +486,9 @@ class Pool:
         environment with the affinity of its last piece (the programs it compiled), else one whose
         affinity no other worker holds, else the first of its environment; up to ``jobs`` workers are started for the rest; idle workers
         whose environment no pending piece has make room for the environments that are waiting."""
+        for w in [w for w in self.workers if w.retiring and not w.busy]:  # gone, with nothing of ours
+            w.process.join(5)
+            self._retire(w)
         for w in self.workers:
             if not w.busy:
                 mine = [i for i, (env, _, _) in enumerate(pending) if env == w.env]
@@ -542,6 +567,16 @@ class Pool:
                 pending.appendleft((w.env, rest, w.affinity))
             self._retire(w)
 
+        def retired(w: _Worker) -> None:
+            """The worker retired after a case: the cases handed over to it but not run, and the
+            rest of its piece, go back to the queue; nothing is an error."""
+            rest = collections.deque(list(w.inflight) + list(w.piece))
+            w.inflight.clear()
+            w.piece.clear()
+            if rest:
+                pending.appendleft((w.env, rest, w.affinity))
+            self._retire(w)
+
         def not_started(w: _Worker, why: str) -> None:
             """A fresh worker failed before it could run anything: its piece is reported as errors
             (a broken environment must not respawn workers forever)."""
@@ -564,7 +599,7 @@ class Pool:
                 limit = max(0.0, min(waits) - time.monotonic()) if waits else None
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy], limit)
                 for w in busy:
-                    self._poll(w, finish, killed, not_started)
+                    self._poll(w, finish, killed, not_started, retired)
         finally:
             if sys.exc_info()[0] is not None:  # interrupted: nothing may outlive the parent
                 for w in list(self.workers):
@@ -572,7 +607,7 @@ class Pool:
                 self.workers = []
         return results
 
-    def _poll(self, w: _Worker, finish, killed, not_started) -> None:
+    def _poll(self, w: _Worker, finish, killed, not_started, retired) -> None:
         """Read what ``w`` sent; handle its death or its time limit."""
 
         def drain() -> bool:
@@ -591,6 +626,8 @@ class Pool:
                         indices, _target, _cases = w.finished(message[2])
                         for index, result in zip(indices, message[1]):
                             finish(index, result)
+                    elif message[0] == "retire":
+                        w.retiring = True
             except (EOFError, OSError):
                 return True
             return False
@@ -613,6 +650,9 @@ class Pool:
             return
         w.process.join(5)
         if w not in self.workers:
+            return
+        if w.retiring:  # it left on its own between cases: whatever it held runs elsewhere
+            retired(w)
             return
         cause = death_cause(w.process.exitcode)
         if not w.ready:

@@ -332,3 +332,15 @@ def test_the_pytest_plugin_bounds_a_hang_and_survives_a_crash(pytester):
     result.stdout.fnmatch_lines(["*adam-spec-probe-busy-replay-cpu-float64: error: timed out after 2 s*"])
     result.stdout.fnmatch_lines(["*adam-spec-probe-abort-replay-cpu-float64: error: the worker process died "
                                  "(signal SIGABRT)*"])
+
+
+def test_a_worker_with_too_many_memory_mappings_retires_and_costs_no_case(monkeypatch):
+    """A worker past OPTCONFORM_WORKER_MAPPINGS (here 1: every worker) leaves after each case; the
+    cases it was handed but had not run go to a fresh worker, and every case passes."""
+    monkeypatch.setenv("OPTCONFORM_WORKER_MAPPINGS", "1")
+    cases = plan(toy_adapters.ExactAdapter(), DIR, Selection(algorithms=("sgd",)))[:4]
+    with Pool(DIR, jobs=1, timeout=60) as pool:
+        results = pool.run([[(i, "tests.toy_adapters:ExactAdapter", c) for i, c in enumerate(cases)]], len(cases))
+        assert pool.serial == len(cases)  # one worker per case
+    assert [r.id for r in results] == [c.id for c in cases]
+    assert all(r.verdict == "pass" for r in results), [(r.id, r.message) for r in results]

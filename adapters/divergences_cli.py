@@ -39,10 +39,11 @@ def guide_markdown(g: dict, regimes: list) -> str:
                                          f", **{VERDICT[g['verdict']]}** with every feature on") + ".")
     lines.append("")
     steps = "t = 1 / 10 / 100 steps" if kind == "optimizer" else "learning rates"
-    lines += ["### Constructor calls", "", "```",
-              f"source:            {g['calls']['from']['code']}",
-              f"target, same math: {g['calls']['to']['code']}",
-              f"target defaults:   {g['calls']['to_defaults']['code']}", "```"]
+    lines += ["### Constructor calls", "", "```"]
+    for label, key in (("source:", "from"), ("target, same math:", "to"), ("target defaults:", "to_defaults")):
+        lines.append(f"{label:<19}{g['calls'][key]['code']}")
+        lines += [f"{'':<17}+ {code}" for code in g["calls"][key].get("beside", [])]
+    lines.append("```")
     for side in ("from", "to"):
         for extra in g["calls"][side]["elsewhere"]:
             lines.append(f"- {'source' if side == 'from' else 'target'}: {extra}")

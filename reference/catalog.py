@@ -298,6 +298,14 @@ def keyword(profile: Profile, name: str) -> str | None:
     return profile.names.get(name, name)
 
 
+def shown_keyword(profile: Profile, name: str, kw: str | None) -> str | None:
+    """``kw`` as a table shows it: a keyword of the profile's inner optimizer inside that
+    optimizer's call (``optax.sgd(learning_rate)``, ``torch.optim.SGD(lr)``)."""
+    if kw is not None and profile.inner and name in profile.inner["hypers"]:
+        return f"{profile.inner['api']}({kw})"
+    return kw
+
+
 _DERIVED = re.compile(r"^([A-Za-z_]\w*) \(= ([^:()]+)(?::[^()]*)?\)$")
 
 
@@ -372,7 +380,7 @@ def hyper_rows(alg: Algorithm) -> list:
         per = {}
         for p in alg.profiles.values():
             kw, expression = argument(p, name)
-            per[p.name] = {"keyword": kw, "expression": expression, "default": default_of(alg, p, name),
+            per[p.name] = {"keyword": shown_keyword(p, name, kw), "expression": expression, "default": default_of(alg, p, name),
                            "value": framework_value(alg, p, name) if kw is not None else None,
                            "required": required(p, name), "supported": name not in p.unsupported}
         defaults = [v for v in per.values() if v["supported"] and not v["required"]]

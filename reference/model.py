@@ -201,6 +201,24 @@ def load_axes(path: Path = AXES_FILE) -> dict[str, Axis]:
 EVERYWHERE = "everywhere"
 
 
+INNER_KEYS = ("api", "hypers", "at", "first")
+
+
+def _inner(raw: dict, hypers, label: str) -> dict:
+    """A profile's ``inner`` optimizer, validated (see :attr:`Profile.inner`)."""
+    if not raw:
+        return {}
+    unknown = [k for k in raw if k not in INNER_KEYS]
+    if unknown or not isinstance(raw.get("api"), str) or not isinstance(raw.get("at"), str) \
+            or not isinstance(raw.get("hypers"), list) or not raw["hypers"]:
+        raise UserError(f"{label}: inner = {{ api = \"optax.sgd\", at = \"KEYWORD\" | \"first\" | \"beside\", "
+                        f"hypers = [...], first = \"model\" (optional) }}; got {sorted(raw)}")
+    bad = [h for h in raw["hypers"] if h not in hypers]
+    if bad:
+        raise UserError(f"{label}: inner names unknown hyperparameters {bad}")
+    return raw
+
+
 def where_clauses(where: str, allowed: tuple) -> dict:
     """The clauses of a ``where`` selector: space-separated ``key=a,b`` words with ``key`` one of
     ``allowed`` (a case matches when, for every clause, its value is one of the listed ones), or
@@ -318,6 +336,12 @@ class Profile:
     findings: tuple = ()  # Finding: known failures no axis or effect explains
     framework: str = ""  # the framework whose API this is ("torch" for torch and torch_decoupled)
     not_applicable: Mapping[str, str] = field(default_factory=dict)  # axis -> why it has no effect here
+    # the optimizer a wrapper or an averaging API takes: {"api": its constructor, "hypers": the
+    # canonical hyperparameters that are its keywords, "at": where the user's code passes it (a
+    # keyword of the profile's call, "first" for the first positional argument, "beside" for a
+    # separate object the training loop drives), "first": optionally, the profile's own first
+    # argument when the inner optimizer takes the parameters (torch's AveragedModel: "model")}
+    inner: Mapping[str, Any] = field(default_factory=dict)
 
     def finding_for(self, scenario: str, code_path: str, device: str, dtype: str, verdict: str,
                     mode: str = "trajectory"):
@@ -494,6 +518,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
                           for raw_effect in body.pop("precision", []))
         findings = tuple(Finding(f["where"], f["verdict"], f["note"]) for f in body.pop("findings", []))
         not_applicable = dict(body.pop("not_applicable", {}))
+        inner = _inner(dict(body.pop("inner", {})), hypers, f"{where}: profile {pname!r}")
         for axis_name, why in not_applicable.items():
             if axis_name not in alg_axes or not isinstance(why, str) or not why.strip():
                 raise UserError(f"{where}: profile {pname!r}: not_applicable = {{ axis = \"why\" }} names an axis of "
@@ -527,6 +552,7 @@ def _load_algorithm(path: Path, axes: Mapping[str, Axis]) -> Algorithm:
             findings=findings,
             framework="" if framework == "spec" else framework,
             not_applicable=not_applicable,
+            inner=inner,
         )
         if body:
             raise UserError(f"{where}: profile {pname!r} has unknown keys {sorted(body)}")

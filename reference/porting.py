@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from .catalog import (_defaults_differ, _feature_probe, argument, default_of, evaluate, finite_only,
+from .catalog import (_defaults_differ, _feature_probe, argument, default_of, evaluate, finite_only, shown_keyword,
                       framework_value, keyword, largest, measure, required, run_case, with_semantics)
 from .errors import UserError
 from .model import AXES_FILE, PROFILE_DIR, Algorithm, Profile, encode_hyper, get
@@ -116,34 +116,54 @@ def _literal(value) -> str:
 
 def call(alg: Algorithm, profile: Profile, values: dict) -> dict:
     """The profile's constructor call with ``values`` (canonical name -> JSON value):
-    {"code": text, "elsewhere": [lines for hyperparameters that are not a keyword]}."""
-    args, groups, elsewhere = [], {}, []
+    {"code": text, "elsewhere": [lines for hyperparameters that are not a keyword],
+    "beside": [the calls of the objects the training loop drives beside it]}.
+
+    A profile's ``inner`` optimizer (a wrapper's or an averaging API's) gets its own call with its
+    hyperparameters, passed as the keyword ``at`` names, as the first argument, or beside; a
+    keyword written as a call inside the api (``get_ema_multi_avg_fn(decay)``) gets the value."""
+    inner = profile.inner
+    args, inner_args, groups, elsewhere = [], [], {}, []
+    api = profile.api or alg.name
     for name in alg.hypers:
         kw, _ = argument(profile, name)
         if kw is None or name not in values:
             continue
         value = framework_value(alg, profile, name, values)
+        into = inner_args if inner and name in inner["hypers"] else args
         m = re.fullmatch(r"([A-Za-z_]\w*)\[(\d+)\]", kw)
+        wrapped = re.fullmatch(r"([A-Za-z_][\w.]*)\((\w+)\)", kw)
         if re.fullmatch(r"[A-Za-z_]\w*", kw):
-            args.append(f"{kw}={_literal(value)}")
-        elif m:
+            into.append(f"{kw}={_literal(value)}")
+        elif m and into is args:
             if m.group(1) not in groups:
                 groups[m.group(1)] = {}
                 args.append(m.group(1))
             groups[m.group(1)][int(m.group(2))] = _literal(value)
+        elif wrapped and kw in api:
+            api = api.replace(kw, f"{wrapped.group(1)}({_literal(value)})")
         else:
             elsewhere.append(f"{name} = {_literal(value)}: {kw}")
     args = [f"{a}=({', '.join(v for _, v in sorted(groups[a].items()))})" if a in groups else a for a in args]
-    first = []
-    if profile.framework == "torch":
-        first = ["params"] if alg.kind == "optimizer" else ["optimizer"]
-    api = profile.api or alg.name
+    takes_params = ["params"] if profile.framework == "torch" else []
+    inner_params = ["params"] if inner and inner["api"].startswith("torch.") else []
+    first = takes_params if alg.kind == "optimizer" else ["optimizer"] if profile.framework == "torch" else []
+    beside = []
+    if inner:
+        inner_code = f"{inner['api']}({', '.join(inner_params + inner_args)})"
+        if inner["at"] == "first":
+            first = [inner_code]
+        elif inner["at"] == "beside":
+            beside.append(inner_code)
+            first = [inner["first"]] if inner.get("first") else first
+        else:
+            args.insert(0, f"{inner['at']}={inner_code}")
     if api.endswith(")") and "(" in api:
-        head, inner = api[:-1].split("(", 1)
-        code = f"{head}({', '.join(first + [inner] + args)})"
+        head, within = api[:-1].split("(", 1)
+        code = f"{head}({', '.join(first + [within] + args)})"
     else:
         code = f"{api}({', '.join(first + args)})"
-    return {"code": code, "elsewhere": elsewhere}
+    return {"code": code, "elsewhere": elsewhere, "beside": beside}
 
 
 def hyper_rows(alg: Algorithm, src: Profile, dst: Profile) -> list:
@@ -152,7 +172,7 @@ def hyper_rows(alg: Algorithm, src: Profile, dst: Profile) -> list:
     and what to do (``status``)."""
     rows = []
     for name in alg.hypers:
-        ks, kd = argument(src, name)[0], argument(dst, name)[0]
+        ks, kd = shown_keyword(src, name, argument(src, name)[0]), shown_keyword(dst, name, argument(dst, name)[0])
         ds, dd = default_of(alg, src, name), default_of(alg, dst, name)
         if kd is not None and required(dst, name):
             status = "required by the target: pass the source's value" if ks is not None else \

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import mpmath
 
+from .catalog import shown_keyword
 from .model import Algorithm, Namespace, algorithms, encode_hyper
 from .numeric import precision
 
@@ -59,7 +60,7 @@ def hyperparameter_table(alg: Algorithm) -> str:
                 fixed = p.fixed_value(h)
                 cells.append(f"— (fixed {_value(h.parse(fixed))})")
                 continue
-            fw_name = p.names.get(name, name if p.name == "spec" else "")
+            fw_name = shown_keyword(p, name, p.names.get(name, name if p.name == "spec" else ""))
             if name in p.required:  # the constructor has no default: the user must give it
                 cells.append(f"`{fw_name}` (required)" if fw_name else "(required)")
                 continue

@@ -164,6 +164,21 @@ def test_adafactor_optax_shows_its_own_keyword_and_value():
     assert "decay_rate=0.8" in g["calls"]["to"]["code"] and "beta2_decay=-0.8" in g["calls"]["from"]["code"]
 
 
+def test_a_wrappers_inner_optimizer_gets_its_own_call():
+    """optax.lookahead takes the fast optimizer as a GradientTransformation and torch-optimizer's
+    Lookahead a torch optimizer: the inner SGD's lr and momentum belong inside those calls, not
+    among the wrapper's keywords; torch's AveragedModel takes the model, with the SGD beside it."""
+    g = guide("lookahead", "torch_optimizer", "optax")
+    assert g["calls"]["from"]["code"] == \
+        "torch_optimizer.Lookahead(torch.optim.SGD(params, lr=0.001, momentum=0), k=5, alpha=0.5)"
+    assert g["calls"]["to"]["code"] == ("optax.lookahead(fast_optimizer=optax.sgd(learning_rate=0.001, "
+                                        "momentum=0), sync_period=5, slow_step_size=0.5)")
+    assert {h["name"]: h["to"] for h in g["hyper"]}["lr"] == "optax.sgd(learning_rate)"
+    swa = guide("swa", "torch", "spec")["calls"]["from"]
+    assert (swa["code"], swa["beside"]) == ("torch.optim.swa_utils.AveragedModel(model)",
+                                            ["torch.optim.SGD(params, lr=0.001)"])
+
+
 def test_porting_cosine_torch_to_optax_parts_one_update_past_the_horizon():
     """torch's CosineAnnealingLR is periodic, optax's clamped; at k = T both are at the floor, so
     the first update index that differs is T + 1. The floor η_min becomes optax's alpha = η_min/η."""

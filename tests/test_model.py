@@ -264,6 +264,24 @@ def test_a_not_applicable_declaration_is_checked_at_load(tmp_path, section, entr
         _load_algorithm(tmp_path / "adagrad.toml", load_axes())
 
 
+@pytest.mark.parametrize("entry,message", [
+    ('inner = { api = "torch.optim.SGD", at = "first", hypers = ["lrr"] }', "unknown hyperparameters"),
+    ('inner = { api = "torch.optim.SGD", hypers = ["lr"] }', "inner = "),
+    ('inner = { api = "torch.optim.SGD", at = "first", hypers = ["lr"], where = "x" }', "inner = "),
+])
+def test_an_inner_optimizer_declaration_is_checked_at_load(tmp_path, entry, message):
+    from optconform.reference.model import _load_algorithm, load_axes
+
+    text = (PROFILE_DIR / "lookahead.toml").read_text(encoding="utf-8")
+    section = "[profiles.torch_optimizer]"
+    (tmp_path / "lookahead.toml").write_text(
+        text.replace(section, f"{section}\n{entry}", 1).replace(
+            'inner = { api = "torch.optim.SGD", at = "first", hypers = ["lr", "momentum"] }\n', "", 1),
+        encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        _load_algorithm(tmp_path / "lookahead.toml", load_axes())
+
+
 def test_evaluated_weights_are_state_entries():
     """``evaluated`` (the weights a user evaluates, which the divergence catalog measures) names
     state entries of the algorithm, and exactly the averaging algorithms declare it."""

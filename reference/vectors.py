@@ -176,6 +176,14 @@ def _dtypes_in_range(case: Case, records) -> list:
     return [d for d in case.dtypes if largest <= FORMATS[d].largest]
 
 
+def _holds_every_hyper(case: Case, effects: Effects, rounded: Effects) -> bool:
+    """Whether rounding the real hyperparameters to a dtype leaves every value the run computes
+    with as it is (a probe such as 0.0625 is representable): then the emulations with rounded
+    hyperparameters repeat those without. A scheduled case's η_t = η·s_t is not checked (it is
+    computed at the emulation's precision), so it never counts as held."""
+    return case.schedule is None and all(effects.round_hypers(h) == rounded.round_hypers(h) for _, h in case.groups)
+
+
 def _spreads(case: Case, records, effects: Effects, dtypes, base: dict | None = None) -> dict:
     """The rounding spread S_t of every dtype the scenario runs in (spec/tolerance.md), in ulps,
     to 3 significant digits. Emulations: every operation at the dtype's significand width (as
@@ -213,6 +221,8 @@ def _spreads(case: Case, records, effects: Effects, dtypes, base: dict | None = 
         runs = list(nudged)
         for rounded in (False, True):
             rounding = effects.with_hypers({n: dtype for n in real_hypers(case)}) if rounded else effects
+            if rounded and _holds_every_hyper(case, effects, rounding):
+                continue  # the same runs again: every hyperparameter is representable in the dtype
             modes = [{"bits": FORMATS[dtype].precision}]
             if kind == "optimizer":
                 modes.append({"store": dtype})
@@ -283,22 +293,33 @@ def atomic_write(path: Path, data: bytes) -> None:
 # --- generation ---------------------------------------------------------------------------------
 
 
+# vectors per unit of parallel work: an algorithm's vectors are split into shards of about this many,
+# so one expensive algorithm (Muon's Newton–Schulz, 98 vectors) does not hold one worker to the end
+SHARD = 12
+
+
 def _render_algorithm(job: tuple) -> dict[str, tuple]:
-    """Every vector of one algorithm, as path -> (bytes, profiles); its cases are built once."""
-    name, dps = job
+    """Every vector of one shard of one algorithm (its ``shard``-th of ``shards`` interleaved parts),
+    as path -> (bytes, profiles); its cases are built once per shard."""
+    name, dps, shard, shards = job
+    groups = sorted(vector_groups([name]).items())[shard::shards]
     return {rel: (dumps(vector_document(group, dps, separations=True)).encode("utf-8"), [c.profile.name for c in group])
-            for rel, group in vector_groups([name]).items()}
+            for rel, group in groups}
 
 
 def render_all(names: list[str] | None, jobs: int = 1, dps: int | None = None) -> dict[str, tuple]:
     """Render every vector of the selected algorithms: relative path -> (bytes, profiles).
 
-    The unit of parallel work is one algorithm; the most expensive go first (optimizers with the
-    most profiles), so the workers stay busy until the end.
+    The unit of parallel work is a shard of about :data:`SHARD` vectors of one algorithm; the most
+    expensive algorithms go first (optimizers with the most profiles), so the workers stay busy
+    until the end.
     """
     selected = [get(n) for n in names] if names else list(algorithms().values())
     selected.sort(key=lambda a: (a.kind != "optimizer", -len(a.profiles), a.name))
-    work = [(a.name, dps) for a in selected]
+    work = []
+    for a in selected:
+        shards = max(1, -(-len(vector_groups([a.name])) // SHARD)) if jobs > 1 else 1
+        work += [(a.name, dps, k, shards) for k in range(shards)]
     out: dict[str, tuple] = {}
     if jobs <= 1 or len(work) == 1:
         for job in work:

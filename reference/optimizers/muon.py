@@ -70,6 +70,13 @@ from __future__ import annotations
 import dataclasses
 
 import mpmath
+from mpmath import libmp
+from mpmath.libmp import mpf_add, mpf_mul
+
+try:  # MPFR through gmpy2 (optional, as for mpmath itself): the Newton–Schulz iteration's speed
+    import gmpy2
+except ImportError:  # pragma: no cover - the pure-Python backend
+    gmpy2 = None
 
 from ..algorithm import Variant
 from ..common import first_moment_value, weight_decay
@@ -135,18 +142,99 @@ def _transpose(x: list) -> list:
     return [list(col) for col in zip(*x)]
 
 
+def _raw(x):
+    return x._mpf_ if isinstance(x, mpmath.mpf) else mpf(x)._mpf_
+
+
 def _matmul(p: list, q: list) -> list:
-    """P Q, each sum accumulated left to right."""
+    """P Q, each sum accumulated left to right: s = p₀q₀ⱼ, then s = s + pₗqₗⱼ, every product and
+    sum rounded at the working precision (exactly what mpf's * and + do, on mpmath's raw values:
+    the iteration is most of the cost of generating Muon's vectors)."""
+    prec, rounding = mpmath.mp._prec_rounding
+    make = mpmath.mp.make_mpf
+    cols = [[_raw(v) for v in col] for col in zip(*q)]
     out = []
     for row in p:
+        r = [_raw(v) for v in row]
         line = []
-        for j in range(len(q[0])):
-            s = row[0] * q[0][j]
-            for l in range(1, len(q)):
-                s = s + row[l] * q[l][j]
-            line.append(s)
+        for col in cols:
+            s = mpf_mul(r[0], col[0], prec, rounding)
+            for l in range(1, len(col)):
+                s = mpf_add(s, mpf_mul(r[l], col[l], prec, rounding), prec, rounding)
+            line.append(make(s))
         out.append(line)
     return out
+
+
+def iterate_mpf(x: list, a, b, c, steps: int) -> list:
+    """``steps`` quintic steps X ← aX + (bA + cA²)X with A = XXᵀ, in mpf arithmetic at the working
+    precision (every product and sum rounded, sums left to right)."""
+    for _ in range(steps):
+        am = _matmul(x, _transpose(x))
+        aa = _matmul(am, am)
+        bm = [[b * am[i][j] + c * aa[i][j] for j in range(len(am))] for i in range(len(am))]
+        bx = _matmul(bm, x)
+        x = [[a * x[i][j] + bx[i][j] for j in range(len(x[0]))] for i in range(len(x))]
+    return x
+
+
+def _context(prec: int):
+    """MPFR arithmetic at ``prec`` bits, to nearest with ties to even, with the widest exponents."""
+    return gmpy2.context(precision=prec, round=gmpy2.RoundToNearest,
+                         emax=gmpy2.get_emax_max(), emin=gmpy2.get_emin_min())
+
+
+def _to_gmpy(v, prec: int):
+    """An mpf (or number) as an exact gmpy2 mpfr, inside a context of ``prec`` bits: at the
+    context's precision when its significand fits, else at its own."""
+    v = v._mpf_ if isinstance(v, mpmath.mpf) else mpf(v)._mpf_
+    sign, man, exp, bc = v
+    if not man:
+        if v == libmp.fzero:
+            return gmpy2.mpfr(0)
+        return gmpy2.mpfr("nan") if v == libmp.fnan else gmpy2.mpfr("-inf" if v == libmp.fninf else "inf")
+    if bc > prec:
+        with _context(bc):
+            return gmpy2.mul_2exp(gmpy2.mpfr(-man if sign else man), exp)
+    return gmpy2.mul_2exp(gmpy2.mpfr(-man if sign else man), exp)
+
+
+def _from_gmpy(v):
+    if gmpy2.is_nan(v):
+        return mpmath.mpf("nan")
+    if gmpy2.is_infinite(v):
+        return mpmath.mpf("inf" if v > 0 else "-inf")
+    man, exp = v.as_mantissa_exp()
+    return mpmath.mp.make_mpf(libmp.from_man_exp(int(man), int(exp)))
+
+
+def iterate_gmpy(x: list, a, b, c, steps: int) -> list:
+    """:func:`iterate_mpf` in gmpy2's MPFR arithmetic at the same precision, rounded to nearest
+    with ties to even as mpmath rounds: the same values (every operation is correctly rounded in
+    both; exponents do not reach MPFR's range), several times faster — the iteration is most of
+    the cost of generating Muon's vectors."""
+    prec = mpmath.mp.prec
+    with _context(prec):
+        x = [[_to_gmpy(v, prec) for v in row] for row in x]
+        a, b, c = _to_gmpy(a, prec), _to_gmpy(b, prec), _to_gmpy(c, prec)
+        for _ in range(steps):
+            am = [[_dot(ri, rj) for rj in x] for ri in x]  # X Xᵀ: row by row
+            aa = [[_dot(ri, cj) for cj in zip(*am)] for ri in am]
+            bm = [[b * am[i][j] + c * aa[i][j] for j in range(len(am))] for i in range(len(am))]
+            cols = list(zip(*x))
+            bx = [[_dot(ri, cj) for cj in cols] for ri in bm]
+            x = [[a * x[i][j] + bx[i][j] for j in range(len(x[0]))] for i in range(len(x))]
+        return [[_from_gmpy(v) for v in row] for row in x]
+
+
+def _dot(r, col):
+    s = r[0] * col[0]
+    for l in range(1, len(r)):
+        s = s + r[l] * col[l]
+    return s
+
+
+iterate = iterate_gmpy if gmpy2 is not None else iterate_mpf
 
 
 def prenormalized(x: list, n, h, sem) -> list:
@@ -173,13 +261,7 @@ def newton_schulz(u: Tensor, h, sem, ctx, denominator=None) -> Tensor:
     else:
         d = denominator(u, h, sem, ctx)
         x = [[div(v, d) for v in row] for row in x]
-    a, b, cc = h.ns_a, h.ns_b, h.ns_c
-    for _ in range(h.ns_steps):
-        am = _matmul(x, _transpose(x))
-        aa = _matmul(am, am)
-        bm = [[b * am[i][j] + cc * aa[i][j] for j in range(len(am))] for i in range(len(am))]
-        bx = _matmul(bm, x)
-        x = [[a * x[i][j] + bx[i][j] for j in range(len(x[0]))] for i in range(len(x))]
+    x = iterate(x, h.ns_a, h.ns_b, h.ns_c, h.ns_steps)
     if r > c:
         x = _transpose(x)
     return Tensor(u.shape, [v for row in x for v in row])

@@ -1,12 +1,15 @@
 """Muon: the Newton–Schulz iteration against an independent float64 computation and exact closed
 forms, the invariances of the orthogonalized step, every axis on a hand-derived first step, and
 the torch bfloat16 emulation against an independent per-operation rounding in fractions."""
+import math
 from fractions import Fraction
 from functools import partial
 
 import mpmath
 import numpy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optconform.reference.algorithm import StepContext
 from optconform.reference.effects import Effects
@@ -361,3 +364,47 @@ def test_keras_rounds_the_square_root_of_the_scale_to_float32():
     root32 = _round(_fraction(mpmath.sqrt(3)), 24)
     ratio = (1 - rounded.data[0]) / (1 - exact.data[0])
     assert close(ratio, mpmath.mpf(root32.numerator) / root32.denominator / mpmath.sqrt(3))
+
+
+_ENTRY = st.one_of(st.floats(-4, 4, allow_nan=False), st.sampled_from([0.0, 1e-300, math.inf, -math.inf, math.nan]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.sampled_from([None, 8, 11, 24]), st.data())
+def test_the_newton_schulz_matmul_rounds_every_product_and_sum_as_mpf_arithmetic(r, k, c, bits, data):
+    """_matmul works on mpmath's raw values for speed: each entry equals the left-to-right sum
+    p₀q₀ⱼ + p₁q₁ⱼ + … written with mpf's own * and +, at every working precision, NaN and ∞ included."""
+    from optconform.reference.numeric import precision
+    from optconform.reference.optimizers.muon import _matmul
+
+    with precision(None, bits):
+        p = [[mpmath.mpf(data.draw(_ENTRY)) for _ in range(k)] for _ in range(r)]
+        q = [[mpmath.mpf(data.draw(_ENTRY)) for _ in range(c)] for _ in range(k)]
+        got = _matmul(p, q)
+        for i in range(r):
+            for j in range(c):
+                want = p[i][0] * q[0][j]
+                for m in range(1, k):
+                    want = want + p[i][m] * q[m][j]
+                assert got[i][j]._mpf_ == want._mpf_ or (mpmath.isnan(got[i][j]) and mpmath.isnan(want))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.sampled_from([None, 8, 11, 24, 53]), st.data())
+def test_the_mpfr_newton_schulz_iteration_equals_the_mpf_one(r, c, bits, data):
+    """With gmpy2 installed, the quintic iteration runs in MPFR (the speed of Muon's vector
+    generation); without it, in mpf. Both round every product and sum to nearest at the working
+    precision, so they give the same values bit for bit, NaN and ∞ included — also for inputs wider
+    than the precision (rounded once, inside the first products)."""
+    from optconform.reference.numeric import precision
+    from optconform.reference.optimizers import muon
+
+    if muon.gmpy2 is None:
+        pytest.skip("gmpy2 is not installed: only the mpf iteration exists")
+    coeffs = [mpmath.mpf(v) for v in ("3.4445", "-4.775", "2.0315")]
+    x = [[mpmath.mpf(data.draw(_ENTRY)) / 3 for _ in range(c)] for _ in range(r)]  # 53-bit /3: wider than 8 or 11
+    with precision(None, bits):
+        want = muon.iterate_mpf(x, *coeffs, 5)
+        got = muon.iterate_gmpy(x, *coeffs, 5)
+    for w, g in zip(sum(want, []), sum(got, [])):
+        assert g._mpf_ == w._mpf_ or (mpmath.isnan(g) and mpmath.isnan(w))

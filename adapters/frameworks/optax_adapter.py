@@ -47,7 +47,8 @@ group's state (schedule_free's ``weight_sum``); entries optax computes on reques
 (schedule_free_eval_params' x) by :data:`DERIVED_STATE`. An api that is not a GradientTransformation of the
 profile's keywords by itself (optax.lookahead around optax.sgd; optax.incremental_update, which a training
 loop calls on its own copy of the weights) is built by a :data:`WRAPPED_APIS` factory whose state carries
-the second set of weights (the slow weights, the average) as a field the profile's state names read. The jitted step returns the parameters and
+the second set of weights (the slow weights, the average) as a field the profile's state names read
+(optax.ema, which has no learning rate, is chained with optax.scale_by_learning_rate). The jitted step returns the parameters and
 those leaves raveled into one array, so one host transfer per step reads everything. One-step mode
 writes the injected state into a fresh state pytree at the same leaves, and every integer scalar
 leaf (the step counts) to its initial value plus t − 1. The ``resume`` scenario saves the
@@ -487,9 +488,21 @@ def _averaged(incremental_update):
     return factory
 
 
+def _with_learning_rate(ema):
+    """A factory of ``optax.chain(ema(decay, **options), optax.scale_by_learning_rate(learning_rate))``:
+    optax.ema averages the updates and has no learning rate, so a user chains one after it
+    (reference/optimizers/update_ema.py; ``options``: the api's literal keywords, debias=False)."""
+    optax = _jax()[3]
+
+    def factory(learning_rate, decay, **options):
+        return optax.chain(ema(decay, **options), optax.scale_by_learning_rate(learning_rate))
+
+    return factory
+
+
 # profile apis that are not a GradientTransformation of canonical keywords by themselves:
 # algorithm -> function(the api's callable) -> factory taking the profile's keywords
-WRAPPED_APIS = {"lookahead": _lookahead, "ema": _averaged}
+WRAPPED_APIS = {"lookahead": _lookahead, "ema": _averaged, "update_ema": _with_learning_rate}
 # integer state leaves that count modulo a hyperparameter (one-step injection): algorithm -> hyper
 COUNT_PERIOD = {"lookahead": "sync_period"}  # steps_since_sync = (t − 1) mod k
 

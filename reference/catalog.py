@@ -72,9 +72,11 @@ REGIMES = (
     Regime("ordinary", "gradients of ordinary size (2⁻³ to 2²), constant learning rate", (-3, 1)),
     Regime("near_eps", "gradients near ε (2⁻³⁰ to 2⁻²⁶, about 1e-9 to 1.5e-8), constant learning rate", (-30, -27)),
     Regime("scheduled", "ordinary gradients, learning rate warmed up from 0 over 10 steps then cosine-decayed "
-           "to 0 at step 100", (-3, 1),
+           "to 0 at step 100 (from η/16 and to η/16 where the learning rate must be positive: FTRL divides by it)",
+           (-3, 1),
            {"algorithm": "warmup_cosine", "hyper": {"warmup_steps": 10, "total_steps": 100, "warmup_start": "0"}}),
 )
+POSITIVE_LR_FLOOR = 16  # the scheduled regime's η/16 start and end for a learning rate that must be positive
 SHAPE = (("w", (2, 2)),)
 # Muon's step depends on the matrix's rows and columns (√max(1, r/c), √max(1, c/r), 0.2·√max(r, c)),
 # and tensors that are not 2-D take its AdamW: a wide matrix and a vector show both (non_matrix).
@@ -157,7 +159,14 @@ def optimizer_run_case(alg: Algorithm, profile: Profile, regime: Regime, use_def
     sc = OptimizerScenario(f"catalog_{regime.name}", regime.doc, steps=STEPS[-1], shapes=SHAPES.get(alg.name, SHAPE),
                            grad_exp=regime.grad_exp, dtypes=("float64",), defaults=use_defaults,
                            hyper=dict(hyper), schedule=regime.schedule)
-    return optimizer_case(alg, profile, sc)
+    case = optimizer_case(alg, profile, sc)
+    if case is not None and case.schedule and alg.hypers["lr"].min_exclusive is not None:
+        # a learning rate that must be positive (FTRL's n^{−p}/η) warms up from, and decays to,
+        # η/16 instead of 0, where the step would divide by zero
+        h = case.schedule["hyper"]
+        floor = h.lr / POSITIVE_LR_FLOOR
+        case.schedule = dict(case.schedule, hyper=type(h)(h, warmup_start=floor, eta_min=floor))
+    return case
 
 
 def schedule_run_case(alg: Algorithm, profile: Profile, use_defaults: bool, hyper: dict | None = None):

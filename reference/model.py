@@ -338,7 +338,8 @@ class Profile:
     not_applicable: Mapping[str, str] = field(default_factory=dict)  # axis -> why it has no effect here
     # the optimizer a wrapper or an averaging API takes: {"api": its constructor, "hypers": the
     # canonical hyperparameters that are its keywords, "at": where the user's code passes it (a
-    # keyword of the profile's call, "first" for the first positional argument, "beside" for a
+    # keyword of the profile's call, "first" for the first positional argument, "chain" for a
+    # transformation chained after the profile's (optax.chain), "beside" for a
     # separate object the training loop drives), "first": optionally, the profile's own first
     # argument when the inner optimizer takes the parameters (torch's AveragedModel: "model")}
     inner: Mapping[str, Any] = field(default_factory=dict)

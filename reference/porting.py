@@ -114,13 +114,20 @@ def _literal(value) -> str:
     return str(value)
 
 
+def _tied(item: str, given: dict) -> str:
+    """``k=v`` with v another keyword's value where v names a keyword in ``given``."""
+    k, sep, v = item.partition("=")
+    return f"{k}={given[v]}" if sep and v in given else item
+
+
 def call(alg: Algorithm, profile: Profile, values: dict) -> dict:
     """The profile's constructor call with ``values`` (canonical name -> JSON value):
     {"code": text, "elsewhere": [lines for hyperparameters that are not a keyword],
     "beside": [the calls of the objects the training loop drives beside it]}.
 
     A profile's ``inner`` optimizer (a wrapper's or an averaging API's) gets its own call with its
-    hyperparameters, passed as the keyword ``at`` names, as the first argument, or beside; a
+    hyperparameters, passed as the keyword ``at`` names, as the first argument, chained after the
+    profile's transformation (optax.chain) or beside; a
     keyword written as a call inside the api (``get_ema_multi_avg_fn(decay)``) gets the value."""
     inner = profile.inner
     args, inner_args, groups, elsewhere = [], [], {}, []
@@ -148,11 +155,13 @@ def call(alg: Algorithm, profile: Profile, values: dict) -> dict:
     takes_params = ["params"] if profile.framework == "torch" else []
     inner_params = ["params"] if inner and inner["api"].startswith("torch.") else []
     first = takes_params if alg.kind == "optimizer" else ["optimizer"] if profile.framework == "torch" else []
-    beside = []
+    beside, chain = [], None
     if inner:
         inner_code = f"{inner['api']}({', '.join(inner_params + inner_args)})"
         if inner["at"] == "first":
             first = [inner_code]
+        elif inner["at"] == "chain":
+            chain = inner_code
         elif inner["at"] == "beside":
             beside.append(inner_code)
             first = [inner["first"]] if inner.get("first") else first
@@ -160,9 +169,15 @@ def call(alg: Algorithm, profile: Profile, values: dict) -> dict:
             args.insert(0, f"{inner['at']}={inner_code}")
     if api.endswith(")") and "(" in api:
         head, within = api[:-1].split("(", 1)
+        given = dict(a.split("=", 1) for a in args if "=" in a)
+        # a keyword the api ties to another (torch's SGD(dampening=momentum)) takes its value
+        within = ", ".join(_tied(item, given) for item in within.split(", "))
         code = f"{head}({', '.join(first + [within] + args)})"
     else:
         code = f"{api}({', '.join(first + args)})"
+    if chain:
+        prefix = api.split(".", 1)[0]
+        code = f"{prefix}.chain({code}, {chain})"
     return {"code": code, "elsewhere": elsewhere, "beside": beside}
 
 

@@ -51,6 +51,27 @@ def test_adam_hat_against_std_at_step_one_has_its_closed_form(adam, regime):
     assert row["effect"][regime]["1"] == pytest.approx(float(expected), rel=5e-3)
 
 
+def test_a_learning_rate_that_must_be_positive_is_scheduled_from_and_to_a_sixteenth():
+    """FTRL divides by η (n^{−p}/η): warmed up from 0 its first step divided by zero and every
+    scheduled cell read 0 or non-finite. Its scheduled regime runs from η/16 up to η and back down
+    to η/16; Adam's keeps the warmup from 0."""
+    from optconform.reference.trajectory import schedule_lrs
+
+    ftrl, adam_alg = get("ftrl"), get("adam")
+    scheduled = next(r for r in C.REGIMES if r.name == "scheduled")
+    case = C.optimizer_run_case(ftrl, ftrl.profiles["spec"], scheduled, True, {})
+    eta = case.groups[0][1].lr
+    with precision():
+        lrs = schedule_lrs(case.schedule, case.steps)
+        assert lrs[0] == eta / 16 and lrs[10] == eta and lrs[-1] > eta / 16 and min(lrs) == eta / 16
+        adam_case = C.optimizer_run_case(adam_alg, adam_alg.profiles["spec"], scheduled, True, {})
+        assert schedule_lrs(adam_case.schedule, adam_case.steps)[0] == 0
+    entry = C.catalog(["ftrl"])["algorithms"][0]
+    shipped = [row for d in entry["differences"] for row in d["axes"] if row["axis"] == "weight_decay"]
+    cells = [row["effect"]["scheduled"][t] for row in shipped for t in ("10", "100")]
+    assert cells and all(isinstance(c, float) and c > 0 for c in cells)
+
+
 def test_adam_catalog_names_the_keras_epsilon_default_and_the_weight_decay_forms(adam):
     eps = next(r for r in adam["hyperparameters"] if r["name"] == "eps")
     assert eps["defaults_differ"]
@@ -174,6 +195,10 @@ def test_a_wrappers_inner_optimizer_gets_its_own_call():
     assert g["calls"]["to"]["code"] == ("optax.lookahead(fast_optimizer=optax.sgd(learning_rate=0.001, "
                                         "momentum=0), sync_period=5, slow_step_size=0.5)")
     assert {h["name"]: h["to"] for h in g["hyper"]}["lr"] == "optax.sgd(learning_rate)"
+    ema = guide("update_ema", "torch", "optax")["calls"]
+    assert ema["from"]["code"] == "torch.optim.SGD(params, dampening=0.9, lr=0.001, momentum=0.9)"
+    assert ema["to"]["code"] == \
+        "optax.chain(optax.ema(decay=0.9), optax.scale_by_learning_rate(learning_rate=0.001))"
     swa = guide("swa", "torch", "spec")["calls"]["from"]
     assert (swa["code"], swa["beside"]) == ("torch.optim.swa_utils.AveragedModel(model)",
                                             ["torch.optim.SGD(params, lr=0.001)"])

@@ -50,7 +50,7 @@ def flag_definitions() -> dict:
 
 def _fails(case, exact: list, other: list, spread: list) -> bool:
     """Whether ``other`` (records) fails the float64 bound around ``exact`` (records)."""
-    from .tolerance import bound, flatten, scales, ulp
+    from .tolerance import bound, finite, flatten, scales, ulp
 
     kind = case.algorithm.kind
     xs = [flatten(r, kind) for r in exact]
@@ -62,7 +62,7 @@ def _fails(case, exact: list, other: list, spread: list) -> bool:
     for i, (row, alt, srow) in enumerate(zip(xs, ys, sigma)):
         b = bound(i + 1, spread[i] if i < len(spread) else 0.0, "float64")
         for x, y, s in zip(row, alt, srow):
-            if not (mpmath.isfinite(x) and mpmath.isfinite(y)):
+            if not (finite(x) and finite(y)):
                 same = (mpmath.isnan(x) and mpmath.isnan(y)) or x == y
                 if not same:
                     return True

@@ -191,10 +191,11 @@ def round_to(x, dtype: str, rounding: str = "n"):
     overflows to ±∞ when rounding to nearest (directed rounding stops at the largest finite value
     in the direction away from the infinity it rounds from)."""
     fmt = FORMATS[dtype]
-    x = mpf(x)
-    if not mpmath.isfinite(x) or x == 0:
-        return x
+    if not (isinstance(x, mpmath.mpf) and x._mpf_[3] <= mpmath.mp.prec):
+        x = mpf(x)  # read at the working precision (an mpf that fits it already is)
     _s, man, exp, bc = x._mpf_
+    if not man:  # zero, ±∞, NaN
+        return x
     if exp + bc - 1 >= fmt.emin:  # normal range: round the significand to p bits
         r = mpmath.mpf(libmp.mpf_pos(x._mpf_, fmt.precision, ROUNDINGS[rounding]))
         if abs(r) > fmt.largest:

@@ -14,6 +14,7 @@ import mpmath
 
 from .numeric import FORMATS, mpf
 
+_ZERO = mpmath.libmp.fzero
 FLOAT64_ULPS_PER_STEP = 8  # the floor of the float64 bound, per step
 LOW_ULPS_PER_STEP = 2  # the floor of the float32, bfloat16 and float16 bound, per step
 SPREAD_FACTOR = 4  # the multiple of the measured rounding spread S_t that the bound allows
@@ -30,10 +31,12 @@ def ulp(x, dtype: str = "float64"):
 def lead_exponent(x) -> int | None:
     """floor(log2|x|), the exponent of the leading bit of a finite non-zero ``x``; None for zero
     and non-finite values (whose ulp is that of zero)."""
-    x = mpf(x)
-    if x == 0 or not mpmath.isfinite(x):
+    raw = x._mpf_ if isinstance(x, mpmath.mpf) else None
+    if raw is None or raw[3] > mpmath.mp.prec:  # read at the working precision, as mpf(x) reads it
+        raw = mpf(x)._mpf_
+    _sign, man, exp, bc = raw
+    if not man:  # zero, ±∞ and NaN have no significand
         return None
-    _sign, _man, exp, bc = x._mpf_
     return exp + bc - 1
 
 
@@ -108,12 +111,21 @@ def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str
             if t >= len(emul):
                 continue
             if units is None:
-                units = [float(ulp(s, dtype)) for s in ss]
+                units = [ulp_float(lead_exponent(s), dtype) for s in ss]
             for x, u, y in zip(xs, units, emul[t]):
-                if y is None or not (mpmath.isfinite(x) and mpmath.isfinite(y)):
+                if y is None or not (finite(x) and finite(y)):
                     continue
                 e = abs(float(y - x)) / u
                 if e > worst:
                     worst = e
         out.append(worst)
     return out
+
+
+def finite(x) -> bool:
+    """mpmath.isfinite, read from an mpf's raw value (zero, or a non-zero significand) where it has
+    one: the spread and the flags test every element of every emulated step."""
+    raw = getattr(x, "_mpf_", None)
+    if raw is None:
+        return mpmath.isfinite(x)
+    return bool(raw[1]) or raw == _ZERO

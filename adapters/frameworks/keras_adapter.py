@@ -629,42 +629,57 @@ class TfKerasAdapter(_KerasAdapterBase):
     classes) on ``eager`` and ``function`` for the profiles ``tf_keras`` (and any other
     tf_keras profile of those classes, such as ``tf_keras_adaptive``); TensorFlow's older APIs as
     the code paths ``legacy`` (``tf_keras.optimizers.legacy``, profile ``tf_keras_legacy``) and
-    ``v1`` (``tf.compat.v1.train``, profile ``tf_v1``), run by tf_legacy."""
+    ``v1`` (``tf.compat.v1.train``, profile ``tf_v1``), run by tf_legacy; ``train-eager`` and
+    ``train-function`` (``tf.train.ExponentialMovingAverage``, ema's profiles ``tf_train*``), run by
+    tf_train."""
 
     name = "tf_keras"
     framework = "tf_keras"
     flavour = _TfKeras()
 
     def paths_for(self, algorithm: str, profile: str) -> list[str]:
-        """``legacy`` or ``v1`` for the profile of that API (optimizers only), the code paths of
-        tf_keras.optimizers for every other tf_keras profile."""
+        """``legacy`` or ``v1`` for the profile of that API (optimizers only), ``train-eager`` and
+        ``train-function`` for the tf_train profiles, the code paths of tf_keras.optimizers for
+        every other tf_keras profile."""
         from .tf_legacy import code_path_of
+        from .tf_train import code_paths_of
 
         alg = get(algorithm)
         prof = alg.profiles.get(profile)
         if prof is None or prof.framework != self.framework:
             return []
+        train = code_paths_of(profile)
+        if train is not None:
+            return train if alg.kind == "optimizer" else []
         path = code_path_of(profile)
         if path is not None:
             return [path] if alg.kind == "optimizer" else []
         return self.code_paths(algorithm)
 
     def flavour_for(self, code_path: str):
-        from . import tf_legacy
+        from . import tf_legacy, tf_train
 
+        if code_path in tf_train.CODE_PATHS:
+            return tf_train.FLAVOUR
         return tf_legacy.flavour(code_path) if code_path in tf_legacy.CODE_PATHS else self.flavour
 
     def run(self, doc: dict, impl: Implementation) -> AdapterRun:
-        from . import tf_legacy
+        from . import tf_legacy, tf_train
 
+        if impl.code_path in tf_train.CODE_PATHS:
+            self._check(doc, impl)
+            return tf_train.run(doc, impl, notes=[f"{self.name} {self.version()}"])
         if impl.code_path not in tf_legacy.CODE_PATHS:
             return super().run(doc, impl)
         form = self._check(doc, impl)
         return tf_legacy.run(doc, impl, form, notes=[f"{self.name} {self.version()}"])
 
     def run_one_step(self, doc: dict, impl: Implementation) -> AdapterRun:
-        from . import tf_legacy
+        from . import tf_legacy, tf_train
 
+        if impl.code_path in tf_train.CODE_PATHS and doc["kind"] == "optimizer":
+            self._check(doc, impl)
+            return tf_train.run_one_step(doc, impl, notes=[f"{self.name} {self.version()}"])
         if impl.code_path not in tf_legacy.CODE_PATHS:
             return super().run_one_step(doc, impl)
         if doc["kind"] != "optimizer":

@@ -326,11 +326,12 @@ def first_line(exc: BaseException) -> str:
 
 
 def framework_profile(algorithm: str, profile: str, framework: str):
-    """``profile`` if it is one of ``framework``'s profiles of the algorithm, else None: a target's
+    """``profile`` if it is one of ``framework``'s profiles of the algorithm or a third-party one
+    (``framework = "spec"``: torch_optimizer's NovoGrad keeps v in float32), else None: a target's
     cases on that profile's vectors get its declared precision effects (conforming to a profile
     includes them), other profiles' vectors are exact (a narrower arithmetic is diagnosed)."""
     declared = get(algorithm).profiles.get(profile)
-    if declared is None or (declared.framework or profile) != framework:
+    if declared is None or (declared.framework or profile) != framework and (declared.framework or profile in PROFILE_ORDER):
         return None
     return declared
 

@@ -83,14 +83,16 @@ from timm.optim import (  # noqa: E402
     AdamP,
     AdamWLegacy,
     Adan,
+    Adopt,
     Lamb,
     Lars,
     Lion,
     NAdamLegacy,
     NAdamW,
+    NvNovoGrad,
     RAdamLegacy,
     RMSpropTF,
 )
 
-__all__ = ["AdaBelief", "Adafactor", "AdafactorBigVision", "AdamP", "AdamWLegacy", "Adan", "Lamb", "Lars", "Lion",
-           "NAdamLegacy", "NAdamW", "RAdamLegacy", "RMSpropTF", "SGDP", "SGDW"]
+__all__ = ["AdaBelief", "Adafactor", "AdafactorBigVision", "AdamP", "AdamWLegacy", "Adan", "Adopt", "Lamb", "Lars",
+           "Lion", "NAdamLegacy", "NAdamW", "NvNovoGrad", "RAdamLegacy", "RMSpropTF", "SGDP", "SGDW"]

@@ -2,8 +2,8 @@
 Rate", Algorithm 2 with the clip of the authors' code), with the axes on which implementations differ.
 
 For each tensor, with g_k the gradient of the k-th call of the optimizer (k = 1, 2, …), η the
-learning rate of that call, β₁, β₂, ε, λ the hyperparameters, m₀ = 0 and Clip(x, c) =
-min(max(x, −c), c) element-wise (the identity when ``unclipped``):
+learning rate of that call, β₁, β₂, ε, λ, e (``clip_exp``: 1/4 in ADOPT) the hyperparameters, m₀ = 0
+and Clip(x, c) = min(max(x, −c), c) element-wise (the identity when ``unclipped``):
 
     (θ, g_k) ← weight_decay(θ, g_k)                 axis ``weight_decay`` (common.py): l2
                                                     g ← g + λθ (the authors' default), decoupled_lr
@@ -16,8 +16,9 @@ min(max(x, −c), c) element-wise (the identity when ``unclipped``):
     the update n (v = v_{n−1}, the second moment *before* this gradient):
       d  = max(√v, ε)                               ``eps_floor`` = max (paper, every implementation)
          = √v + ε                                   ``eps_floor`` = add
-      c  = n^{1/4}                                  ``clip_index`` = updates (paper, optax, authors)
-         = k^{1/4}                                  ``clip_index`` = calls (pytorch-optimizer)
+      c  = n^e                                      ``clip_index`` = updates (paper, optax, authors,
+                                                    timm; e = 1/4, timm's default e = 0.333)
+         = k^e                                      ``clip_index`` = calls (pytorch-optimizer)
       ``normalize_order`` = before (the paper's order):
         ĝ  = Clip(g/d, c)
         m_n = β₁ m_{n−1} + (1 − β₁) ĝ
@@ -30,8 +31,8 @@ min(max(x, −c), c) element-wise (the identity when ``unclipped``):
       v_n = β₂ v_{n−1} + (1 − β₂) g²                 updated after the step: v never sees g before g
                                                     is normalized by it
 
-Under ``first_step`` = skip the clip of update n is c = n^{1/4} = (k − 1)^{1/4}; pytorch-optimizer
-counts the first call too and clips with k^{1/4} (``clip_index`` = calls); under update and zero
+Under ``first_step`` = skip the clip of update n is c = n^e = (k − 1)^e; pytorch-optimizer
+counts the first call too and clips with k^e (``clip_index`` = calls); under update and zero
 the two counts are the same. max(NaN, ε) is NaN and Clip(NaN) is NaN (numeric.fmax, fmin), as in
 every framework; Clip(±∞) = ±c, and once v = +∞, g/d = 0.
 
@@ -54,7 +55,7 @@ def update_index(k: int, sem) -> int:
 
 
 def clip_value(k: int, h, sem):
-    """c of Clip(·, c) at call k (axis ``clip_index``), None when ``unclipped``."""
+    """c = n^e of Clip(·, c) at call k (axis ``clip_index``; e = ``clip_exp``), None when ``unclipped``."""
     if h.unclipped:
         return None
     if sem.clip_index == "updates":
@@ -63,7 +64,7 @@ def clip_value(k: int, h, sem):
         index = k
     else:
         raise ValueError(f"unknown clip_index {sem.clip_index!r}")
-    return mpf(index) ** mpf("0.25")
+    return mpf(index) ** h.clip_exp
 
 
 def clip(x, c):

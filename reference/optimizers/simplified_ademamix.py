@@ -29,10 +29,22 @@ Unlike AdEMAMix there is one momentum, and the current gradient is added with we
 correction. It is not a setting of AdEMAMix's equations (spec/algorithms/simplified_ademamix.md).
 
 State: ``exp_avg`` = m, ``exp_avg_sq`` = v.
+
+Precision emulation (``VARIANTS``, selected by a profile's declared effects through
+``ctx.effects``): ``step_held_root`` (effect ``bias_root``; pytorch-optimizer 4.1.0's foreach path,
+which gathers the per-parameter √(1 − β₂ᵗ) into a float32 tensor whatever the parameters' dtype):
+with fl the rounding to the declared format, S = fl(√c₂) and E = fl(S·fl(ε)) (the tensor times the
+Python ε, computed in its dtype), the denominator's √c₂ and ε√c₂ are S and E:
+
+    D = (√v + E)/S                            ``eps_placement`` = std (the only placement modelled)
+    u_t = (m + α g_t)/D, /(S D), /(S² D)      ``root_correction`` = divide, off, inverted
+                                              (inverted: (m + αg)/(√v + E)/S, the package's)
 """
 from __future__ import annotations
 
+from ..algorithm import Variant
 from ..common import first_moment_value, weight_decay
+from ..effects import cast
 from ..numeric import div, sqrt
 from ..tensor import tmap, zeros_like
 
@@ -77,12 +89,50 @@ def denominator(v, c2, h, sem):
     return factors[sem.root_correction] * d
 
 
-def step(p, g, state, h, sem, ctx):
+def simplified_ademamix(p, g, state, h, sem, ctx, denom=denominator):
+    """The step, line by line the module docstring's equations; ``denom(v, c2, h, sem)`` is the
+    denominator of one element (a variant's holds √c₂ in a narrower format)."""
     b1, b2 = h.beta1, h.beta2
     p, g = weight_decay(p, g, h, sem, ctx)
     m = state["exp_avg"] = tmap(lambda mi, gi: momentum_value(mi, gi, b1, sem), state["exp_avg"], g)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: second_moment_value(vi, gi, b2, sem), state["exp_avg_sq"], g)
     n = tmap(lambda mi, gi: mi + h.alpha * gi, m, g)
     c2 = 1 - b2 ** ctx.t
-    u = tmap(lambda ni, vi: div(ni, denominator(vi, c2, h, sem)), n, v)
+    u = tmap(lambda ni, vi: div(ni, denom(vi, c2, h, sem)), n, v)
     return tmap(lambda pi, ui: pi - h.lr * ui, p, u)
+
+
+def step(p, g, state, h, sem, ctx):
+    return simplified_ademamix(p, g, state, h, sem, ctx)
+
+
+# --- precision emulation --------------------------------------------------------------------------
+
+
+def held_root_denominator(v, c2, h, sem, fmt):
+    """The denominator of one element with √c₂ held in ``fmt`` (module docstring): S = fl(√c₂),
+    E = fl(S·fl(ε)), D = (√v + E)/S, times 1, S or S² (``root_correction`` = divide, off, inverted)."""
+    if sem.eps_placement != "std":
+        raise ValueError(f"bias_root models eps_placement = std only, not {sem.eps_placement!r}")
+    s = cast(sqrt(c2), fmt)
+    e = cast(s * cast(h.eps, fmt), fmt)
+    factors = {"divide": 1, "off": s, "inverted": s * s}
+    if sem.root_correction not in factors:
+        raise ValueError(f"unknown root_correction {sem.root_correction!r}")
+    return factors[sem.root_correction] * (sqrt(v) + e) / s
+
+
+def step_held_root(p, g, state, h, sem, ctx):
+    """``step`` with √(1 − β₂ᵗ) held in the format of ``bias_root`` (pytorch-optimizer's foreach
+    den_sums, module docstring); exact where none is declared."""
+    fmt = ctx.effects.format("bias_root")
+    if not fmt:
+        return step(p, g, state, h, sem, ctx)
+    return simplified_ademamix(p, g, state, h, sem, ctx,
+                               denom=lambda v, c2, h, sem: held_root_denominator(v, c2, h, sem, fmt))
+
+
+VARIANTS = {
+    "held_root": Variant(step_held_root, ("bias_root",),
+                         doc="pytorch-optimizer foreach: √(1 − β₂ᵗ) in a float32 tensor, times ε in float32"),
+}

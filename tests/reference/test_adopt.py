@@ -54,6 +54,27 @@ def test_pytorch_optimizer_clips_with_the_call_count():
     assert close(m[0], Fraction(1, 8)) and close(m[1], mpmath.mpf(2) ** mpmath.mpf("0.25") / 4)
 
 
+@pytest.mark.parametrize("exponent", ["0.5", "0.375"])
+def test_clip_exp_sets_the_exponent_of_the_clip(exponent):
+    """As test_the_third_call_clips_at_the_fourth_root_of_two with clip_exp = e: update n = 2 (call 3)
+    clips at 2^e (e = 1/2: √2); the first update clips at 1^e = 1 whatever e."""
+    records = trajectory(["1", "-2"], [["2", "-0.5"], ["1", "4"], ["0", "16"]], states=True, clip_exp=exponent,
+                         **HYPER)
+    assert [F(x) for x in records[1].state["x"]["exp_avg"].data] == [Fraction(1, 8), Fraction(1, 4)]
+    c = mpmath.sqrt(2) if exponent == "0.5" else mpmath.mpf(2) ** (mpmath.mpf(3) / 8)
+    m = records[2].state["x"]["exp_avg"].data
+    assert close(m[1], Fraction(3, 4) * Fraction(1, 4) + Fraction(1, 4) * c)
+
+
+def test_timm_clips_at_the_0_333_power_of_the_update_count():
+    """timm's Adopt (profile timm): the spec's semantics with clip_exp = 0.333 by default, c = n^{0.333}."""
+    assert ADOPT.resolve("timm").clip_exp == mpmath.mpf("0.333") and ADOPT.resolve("spec").clip_exp == mpmath.mpf("0.25")
+    records = trajectory(["1", "-2"], [["2", "-0.5"], ["1", "4"], ["0", "16"]], profile="timm", states=True,
+                         clip_exp="0.333", **HYPER)
+    m = records[2].state["x"]["exp_avg"].data
+    assert close(m[1], Fraction(3, 4) * Fraction(1, 4) + Fraction(1, 4) * mpmath.mpf(2) ** mpmath.mpf("0.333"))
+
+
 def test_unclipped_is_algorithm_2():
     records = trajectory(["1", "-2"], [["2", "-0.5"], ["1", "4"]], states=True, unclipped=True, **HYPER)
     assert [F(x) for x in records[1].state["x"]["exp_avg"].data] == [Fraction(1, 8), 2]

@@ -9,6 +9,9 @@ import numpy
 import pytest
 
 from optconform.reference.model import get
+from optconform.reference.scenarios import Case
+from optconform.reference.tensor import Tensor
+from optconform.reference.trajectory import run
 
 from ._trajectory_util import F, close, trajectory as _trajectory
 
@@ -125,3 +128,56 @@ def test_defaults():
     assert (spec.lr, spec.beta1, spec.beta2, spec.alpha, spec.eps) == (
         mpmath.mpf("1e-3"), mpmath.mpf("0.99"), mpmath.mpf("0.95"), 0, mpmath.mpf("1e-8"))
     assert po.lr == mpmath.mpf("1e-4") and optax.beta1 == spec.beta1
+
+
+def held_root_trajectory(params, grads, effects, **hyper):
+    """The pytorch_optimizer profile's trajectory of one tensor under the declared ``effects``."""
+    prof = SIMPLIFIED.profile("pytorch_optimizer")
+    h = SIMPLIFIED.resolve("pytorch_optimizer", hyper)
+    case = Case(SIMPLIFIED, prof, "test", "", len(grads), (), [(("x",), h)],
+                params={"x": Tensor.from_values(params)}, grads=[{"x": Tensor.from_values(g)} for g in grads])
+    return [r.params["x"].data for r in run(case, effects=effects)]
+
+
+def test_held_root_first_step_by_hand():
+    """pytorch-optimizer's foreach path (effect bias_root = float32), t = 1, β₁ = 3/4, β₂ = 1/2,
+    α = 2, ε = 0.1, η = 1/8, θ = 1, g = 3: m = (1 − β₁)g = 3/4, v = (1 − β₂)g² = 9/2, m + αg = 27/4;
+    S = fl32(√(1/2)) and E = fl32(S·fl32(0.1)) from numpy float32 (correctly rounded), and
+    θ₁ = 1 − (27/4)/(√(9/2) + E)/S/8. The exact step (foreach=False) divides by √(1/2) and adds
+    0.1·√(1/2): it differs."""
+    s = numpy.float32(numpy.sqrt(0.5))
+    e = numpy.float32(s * numpy.float32(0.1))
+    assert float(s) != 0.5 ** 0.5 and float(e) != float(s) * 0.1
+    S, E = mpmath.mpf(float(s)), mpmath.mpf(float(e))  # float32 values, exact in a float64
+    hyper = dict(lr="0.125", beta1="0.75", beta2="0.5", alpha="2", eps="0.1")
+    (held,) = held_root_trajectory(["1"], [["3"]], {"bias_root": "float32"}, **hyper)
+    want = 1 - mpmath.mpf(27) / 4 / (mpmath.sqrt(mpmath.mpf("4.5")) + E) / S / 8
+    assert close(held[0], want)
+    (exact,) = held_root_trajectory(["1"], [["3"]], {}, **hyper)
+    r = mpmath.sqrt(mpmath.mpf("0.5"))
+    assert close(exact[0], 1 - mpmath.mpf(27) / 4 / (mpmath.sqrt(mpmath.mpf("4.5")) + mpmath.mpf("0.1") * r) / r / 8)
+    assert abs(held[0] - exact[0]) > mpmath.mpf(10) ** -10
+
+
+def test_held_root_matches_a_numpy_rederivation_of_the_foreach_path():
+    """pytorch-optimizer's _step_foreach in numpy over 12 steps: float64 tensors, den_sum a Python
+    float, den_sums = float32(√den_sum), de_nom = √v + float32(den_sums·float32(ε)), the update
+    (m + αg)/de_nom/den_sums (ema_form = average: m ← β₁m + (1 − β₁)g, as torch.lerp for β₁ > ½)."""
+    rng = numpy.random.default_rng(7)
+    theta0 = rng.uniform(-2, 2, 3).round(5)
+    grads = [rng.normal(0, 1, 3).round(5) for _ in range(12)]
+    lr, b1, b2, alpha, eps = 0.015625, 0.875, 0.9375, 2.0, 1e-3
+    theta, m, v, den_sum, want = theta0.copy(), numpy.zeros(3), numpy.zeros(3), 0.0, []
+    for g in grads:
+        m = m + (1 - b1) * (g - m)
+        v = v * b2 + (1 - b2) * g * g
+        den_sum = b2 * den_sum + (1 - b2)
+        s = numpy.float32(numpy.sqrt(den_sum))
+        de_nom = numpy.sqrt(v) + float(numpy.float32(s * numpy.float32(eps)))
+        theta = theta - lr * ((m + alpha * g) / de_nom / float(s))
+        want.append(theta.copy())
+    got = held_root_trajectory([repr(float(x)) for x in theta0], [[repr(float(x)) for x in g] for g in grads],
+                               {"bias_root": "float32"}, lr=repr(lr), beta1=repr(b1), beta2=repr(b2),
+                               alpha=repr(alpha), eps=repr(eps))
+    for a, b in zip(got, want):
+        assert all(abs(float(x) - y) <= 1e-13 * max(1.0, abs(y)) for x, y in zip(a, b))

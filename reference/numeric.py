@@ -197,12 +197,13 @@ def round_to(x, dtype: str, rounding: str = "n"):
     if not man:  # zero, ±∞, NaN
         return x
     if exp + bc - 1 >= fmt.emin:  # normal range: round the significand to p bits
-        r = mpmath.mpf(libmp.mpf_pos(x._mpf_, fmt.precision, ROUNDINGS[rounding]))
-        if abs(r) > fmt.largest:
-            if rounding == "n" or (rounding == "c") == (r > 0):
-                return INF if r > 0 else -INF
-            return fmt.largest if r > 0 else -fmt.largest
-        return r
+        raw = libmp.mpf_pos(x._mpf_, fmt.precision, ROUNDINGS[rounding])
+        if raw[2] + raw[3] - 1 > fmt.emax:  # past the largest (a p-bit value above it has a larger exponent)
+            positive = not raw[0]
+            if rounding == "n" or (rounding == "c") == positive:
+                return INF if positive else -INF
+            return fmt.largest if positive else -fmt.largest
+        return mpmath.mp.make_mpf(raw)
     sign = -1 if x < 0 else 1
     a = abs(x)
     man, exp = mpmath.frexp(a)  # a = man * 2**exp with 0.5 <= man < 1

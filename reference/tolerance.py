@@ -115,11 +115,21 @@ def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str
             for x, u, y in zip(xs, units, emul[t]):
                 if y is None or not (finite(x) and finite(y)):
                     continue
-                e = abs(float(y - x)) / u
+                e = abs(_float_difference(y, x)) / u
                 if e > worst:
                     worst = e
         out.append(worst)
     return out
+
+
+def _float_difference(y, x) -> float:
+    """float(y − x), the difference taken at the working precision as mpf's − takes it (raw
+    values, no mpf in between)."""
+    yr, xr = getattr(y, "_mpf_", None), getattr(x, "_mpf_", None)
+    if yr is None or xr is None:
+        return float(y - x)
+    prec, rounding = mpmath.mp._prec_rounding
+    return mpmath.libmp.to_float(mpmath.libmp.mpf_sub(yr, xr, prec, rounding), rnd=rounding)
 
 
 def finite(x) -> bool:

@@ -157,3 +157,16 @@ def test_directed_rounding_at_the_edges_of_the_range():
     assert round_to(tiny / 3, "float16", "c") == tiny
     assert round_to(tiny / 3, "float16", "f") == 0
     assert round_to(-tiny / 3, "float16", "f") == -tiny
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(allow_nan=False, allow_infinity=False),
+       st.integers(-1100, 1100))
+def test_the_spreads_float_difference_is_mpfs(a, b, shift):
+    """The rounding spread takes float(y − x) on mpmath's raw values: the same float as mpf's own
+    subtraction at the working precision, for values past float64's range too (then ±inf or 0)."""
+    from optconform.reference.tolerance import _float_difference
+
+    with precision():
+        y, x = mpf(a) * mpf(2) ** shift / 3, mpf(b) / 7
+        assert _float_difference(y, x) == float(y - x)

@@ -33,7 +33,7 @@ class Tensor:
         return cls(tuple(shape) if shape is not None else (len(data),), data)
 
     def copy(self) -> "Tensor":
-        return Tensor(self.shape, list(self.data))
+        return _trusted(self.shape, list(self.data))
 
     def decimals(self, digits: int | None = None) -> list:
         return [to_decimal(x) if digits is None else to_decimal(x, digits) for x in self.data]
@@ -63,7 +63,15 @@ def tmap(fn: Callable, *args) -> Tensor:
         raise ValueError("tmap needs at least one Tensor")
     n = math.prod(shape)
     columns = [a.data if isinstance(a, Tensor) else [a] * n for a in args]
-    return Tensor(shape, [fn(*xs) for xs in zip(*columns)])
+    return _trusted(shape, [fn(*xs) for xs in zip(*columns)])
+
+
+def _trusted(shape: tuple, data: list) -> Tensor:
+    """A Tensor whose shape (a tuple of ints) is known to hold ``data``: tmap's and copy's results,
+    built without re-checking (the reference builds millions of them)."""
+    t = object.__new__(Tensor)
+    t.shape, t.data = shape, data
+    return t
 
 
 def full(shape, value) -> Tensor:

@@ -48,28 +48,40 @@ def flag_definitions() -> dict:
     return dict(sorted(out.items()))
 
 
-def _fails(case, exact: list, other: list, spread: list) -> bool:
-    """Whether ``other`` (records) fails the float64 bound around ``exact`` (records)."""
-    from .tolerance import bound, finite, flatten, scales, ulp
+def _exact_view(case, exact: list) -> tuple:
+    """The exact records as :func:`_fails` reads them, once per case: every step's values and the
+    ulp of float64 at each value's scale σ (σ_t looks at steps t and t − 1 only, so a prefix of
+    the view is the view of a prefix)."""
+    from .tolerance import flatten, scales, ulp
 
     kind = case.algorithm.kind
     xs = [flatten(r, kind) for r in exact]
-    ys = [flatten(r, kind) for r in other]
     if kind == "optimizer":
         sigma = scales([x for t in case.params.values() for x in t.data], xs)
     else:
         sigma = scales([], xs, base_lr=case.groups[0][1].lr)
-    for i, (row, alt, srow) in enumerate(zip(xs, ys, sigma)):
+    return xs, [[ulp(s, "float64") for s in row] for row in sigma]
+
+
+def _fails(case, view: tuple, other: list, spread: list, steps: int) -> bool:
+    """Whether ``other`` (records) fails the float64 bound around the first ``steps`` steps of the
+    exact records (``view``, :func:`_exact_view`)."""
+    from .tolerance import bound, finite, flatten
+
+    kind = case.algorithm.kind
+    xs, units = view
+    ys = [flatten(r, kind) for r in other]
+    for i, (row, alt, urow) in enumerate(zip(xs[:steps], ys, units)):
         b = bound(i + 1, spread[i] if i < len(spread) else 0.0, "float64")
-        for x, y, s in zip(row, alt, srow):
+        for x, y, u in zip(row, alt, urow):
             if not (finite(x) and finite(y)):
                 same = (mpmath.isnan(x) and mpmath.isnan(y)) or x == y
                 if not same:
                     return True
                 continue
-            if abs(y - x) / ulp(s, "float64") > b:
+            if abs(y - x) / u > b:
                 return True
-    return len(ys) < len(xs)
+    return len(ys) < min(steps, len(xs))
 
 
 # an alternative runs first for 1 step, then (on a long trajectory) for 12: one that already fails
@@ -79,18 +91,17 @@ def _fails(case, exact: list, other: list, spread: list) -> bool:
 PREFIX_STEPS = (1, 12)
 
 
-def _rules_out(case, other, records: list, spread: list) -> bool:
+def _rules_out(case, other, view: tuple, spread: list) -> bool:
     """Whether the trajectory of ``other`` (``case`` with one axis changed) fails the float64 bound
-    around ``records``; False where the reference cannot run it."""
+    around the exact records (``view``); False where the reference cannot run it."""
     from .trajectory import run
 
     try:
         for steps in PREFIX_STEPS:
             if 2 * steps < case.steps:
-                prefix = run(dataclasses.replace(other, steps=steps))
-                if _fails(case, records[:steps], prefix, spread):
+                if _fails(case, view, run(dataclasses.replace(other, steps=steps)), spread, steps):
                     return True
-        return _fails(case, records, run(other), spread)
+        return _fails(case, view, run(other), spread, case.steps)
     except (ArithmeticError, ValueError, UserError):
         return False
 
@@ -98,9 +109,8 @@ def _rules_out(case, other, records: list, spread: list) -> bool:
 def separations(case, records: list, spread: list | None) -> dict:
     """{axis: [the other values of the axis that this case's trajectory rules out]}, over the axes
     active in the case (an alternative the reference cannot run is left out)."""
-    from .trajectory import run
-
     alg = case.algorithm
+    view = _exact_view(case, records)
     out = {}
     for axis, value in case.effective_semantics().items():
         ruled_out = []
@@ -109,7 +119,7 @@ def separations(case, records: list, spread: list | None) -> dict:
                 continue
             semantics = dict(case.profile.semantics, **{axis: alt})
             other = dataclasses.replace(case, profile=dataclasses.replace(case.profile, semantics=semantics))
-            if _rules_out(case, other, records, spread or []):
+            if _rules_out(case, other, view, spread or []):
                 ruled_out.append(alt)
         if ruled_out:
             out[axis] = ruled_out

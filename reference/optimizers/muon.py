@@ -68,6 +68,7 @@ Precision emulations (``VARIANTS``, selected by a profile's declared effects thr
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 import mpmath
 from mpmath import libmp
@@ -228,10 +229,8 @@ def iterate_gmpy(x: list, a, b, c, steps: int) -> list:
 
 
 def _dot(r, col):
-    s = r[0] * col[0]
-    for l in range(1, len(r)):
-        s = s + r[l] * col[l]
-    return s
+    """r₀c₀ + r₁c₁ + …, left to right (sum starts from an exact 0, which changes nothing)."""
+    return sum(map(operator.mul, r, col))
 
 
 iterate = iterate_gmpy if gmpy2 is not None else iterate_mpf

@@ -69,13 +69,32 @@ def resolve_api(api: str):
         try:
             call = ast.parse(f"f({m.group(2)})", mode="eval").body
             if isinstance(call, ast.Call) and not call.args:
-                extra = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+                extra = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords
+                         if not isinstance(kw.value, ast.Name)}  # a name ties keywords: api_ties
         except (SyntaxError, ValueError):
             extra = {}
     else:
         text = text.split("(", 1)[0]
     module, _, attr = text.rpartition(".")
     return getattr(importlib.import_module(module), attr), extra
+
+
+def api_ties(api: str) -> dict:
+    """{keyword: the keyword whose value it takes} for the keywords a profile's ``api`` writes as
+    another keyword's name: ``torch.optim.SGD(dampening=momentum)`` → {"dampening": "momentum"}."""
+    m = _CALL.match(api.strip())
+    if not m:
+        return {}
+    try:
+        call = ast.parse(f"f({m.group(2)})", mode="eval").body
+    except SyntaxError:
+        return {}
+    return {kw.arg: kw.value.id for kw in call.keywords if isinstance(kw.value, ast.Name)}
+
+
+def tie(kwargs: dict, ties: dict) -> dict:
+    """``kwargs`` with each tied keyword set to the value of the keyword it names (:func:`api_ties`)."""
+    return dict(kwargs, **{kw: kwargs[source] for kw, source in ties.items() if source in kwargs})
 
 
 def declared_default(profile, name):

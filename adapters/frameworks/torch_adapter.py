@@ -20,8 +20,8 @@ import io
 
 from optconform.reference.model import algorithms, get, precision_effects
 
-from .engine import (closed_loop_gradient, gradient_stream, initial_params, optimizer_kwargs, pyvalue, read_state,
-                     resolve_api, step_lrs)
+from .engine import (api_ties, closed_loop_gradient, gradient_stream, initial_params, optimizer_kwargs, pyvalue,
+                     read_state, resolve_api, step_lrs, tie)
 from ..protocol import AdapterRun, Implementation, Unsupported
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
@@ -31,9 +31,6 @@ NO_DIFFERENTIABLE = {"sparse_adam", "adafactor", "muon"}
 CAPTURABLE = {"adam", "adamw", "amsgrad", "adamax", "nadam", "radam", "rmsprop", "adadelta", "rprop", "asgd"}
 COMPILED = {"sgd", "adam", "adamw", "rprop", "asgd", "update_ema"}
 SPARSE_GRADIENTS = {"sparse_adam"}
-# keywords that take another keyword's value: algorithm -> {keyword: the keyword it copies}
-# (update_ema is torch.optim.SGD(momentum=d, dampening=d): the profile names d as momentum)
-TIED = {"update_ema": {"dampening": "momentum"}}
 
 
 class TorchAdapter:
@@ -167,8 +164,8 @@ class _OptimizerRun:
     def build(self):
         cls, extra = resolve_api(self.profile.api)
         kwargs = [optimizer_kwargs(self.doc, h, self.profile) for h in self.hypers]
-        tied = TIED.get(self.alg.name, {})
-        kwargs = [dict(k, **{kw: k[source] for kw, source in tied.items() if source in k}) for k in kwargs]
+        # update_ema's torch.optim.SGD(dampening=momentum): dampening takes each group's momentum
+        kwargs = [tie(k, api_ties(self.profile.api)) for k in kwargs]
         path = self.path_kwargs()
         if self.impl.code_path == "compiled":
             torch = self.torch

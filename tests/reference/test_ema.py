@@ -247,16 +247,22 @@ def test_tensorflow_ema_in_float64(compiled):
         v.assign_sub(0.125 * g)
         ema.apply([v])
 
-    step = tf.function(step) if compiled else step
-    got = []
-    for g in GRADS:
-        step(tf.constant([float(x) for x in g], dtype=tf.float64))
-        got.append(ema.average(v).numpy().tolist())
+    got = _averages(tf, v, ema, step, compiled)
     records = run(THETA0, GRADS, profile="tf_train", states=True, lr="0.125", decay="0.875")
     for row, r in zip(got, records):
         numpy.testing.assert_allclose(row, [float(x) for x in r.state["x"]["average"].data], rtol=1e-15)
     first = [Fraction(x) - Fraction(1, 8) * Fraction(g) for x, g in zip(THETA0, GRADS[0])]
     assert got[0] == [float(Fraction(7, 8) * Fraction(t0) + Fraction(1, 8) * f) for t0, f in zip(THETA0, first)]
+
+
+def _averages(tf, v, ema, step, compiled: bool) -> list:
+    """ema's average of v after each of GRADS, with ``step(g)`` run eagerly or in one tf.function."""
+    step = tf.function(step) if compiled else step
+    got = []
+    for g in GRADS:
+        step(tf.constant([float(x) for x in g], dtype=tf.float64))
+        got.append(ema.average(v).numpy().tolist())
+    return got
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
@@ -277,11 +283,7 @@ def test_num_updates_is_the_optimizers_iterations_after_its_step(compiled):
         opt.apply_gradients([(g, v)])
         ema.apply([v])
 
-    step = tf.function(step) if compiled else step
-    got = []
-    for g in GRADS:
-        step(tf.constant([float(x) for x in g], dtype=tf.float64))
-        got.append(ema.average(v).numpy().tolist())
+    got = _averages(tf, v, ema, step, compiled)
     assert int(opt.iterations.numpy()) == len(GRADS)
     fx = {"decay_ops": "float32", "lr": "float32"}  # tf_keras's learning rate is a float32 variable (0.125: exact)
 

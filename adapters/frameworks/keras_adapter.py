@@ -158,12 +158,18 @@ def _load(module_name: str):
     """``module_name`` (keras or tf_keras), imported once, quietly, with TensorFlow where it loads
     it (tf_keras always; Keras 3 on its TensorFlow backend)."""
     if module_name not in _LOADED:
+        from .compile_caches import use_jax_cache
+
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _quiet_stderr():
             module = importlib.import_module(module_name)
             tf = sys.modules.get("tensorflow")
             if tf is not None:
                 tf.constant(0.0).numpy()  # the first op initializes the devices (and logs about CUDA)
+            if module_name == "keras" and module.backend.backend() == "jax":
+                import jax
+
+                use_jax_cache(jax)
         if tf is not None:
             import logging
 

@@ -36,7 +36,7 @@ part of the structure too: 802 structures instead of 606 over the shipped vector
 hyperparameter equal to 0 stays a Python constant (part of the structure): optax skips work on a
 constant zero (add_decayed_weights returns the updates untouched for weight_decay == 0.0), where a
 traced zero would add 0·θ, NaN for a NaN θ. jax's persistent compilation cache
-(:func:`cache_directory`) keeps the executables for the next run. :func:`stats` reports the
+(compile_caches) keeps the executables for the next run. :func:`stats` reports the
 compilations and the seconds spent tracing, lowering and compiling.
 
 State is read back by the profile's ``state_names`` (canonical → the optax state field, e.g.
@@ -70,6 +70,7 @@ from typing import Any, NamedTuple
 from optconform.reference.model import algorithms, get, precision_effects
 
 from ..protocol import AdapterRun, Implementation, Unsupported
+from .compile_caches import use_jax_cache
 from .engine import (closed_loop_gradient, gradient_stream, initial_params, optimizer_kwargs, pyvalue, resolve_api,
                      state_name, step_lrs)
 
@@ -113,42 +114,8 @@ def _jax():
 
         _JAX.update(jax=jax, jnp=jnp, np=np, optax=optax)
         jax.monitoring.register_event_duration_secs_listener(_on_duration)
-        _persistent_cache(jax)
+        use_jax_cache(jax)
     return _JAX["jax"], _JAX["jnp"], _JAX["np"], _JAX["optax"]
-
-
-CACHE_ENV = "OPTCONFORM_JAX_CACHE"
-
-
-def cache_directory() -> str | None:
-    """Where compiled XLA executables persist between runs: ``$OPTCONFORM_JAX_CACHE`` (a directory,
-    or ``off``), else ``$XDG_CACHE_HOME/optconform/jax`` (``~/.cache/optconform/jax``)."""
-    choice = os.environ.get(CACHE_ENV, "").strip()
-    if choice.lower() in ("0", "off", "no", "false", "none"):
-        return None
-    if choice:
-        return choice
-    from optconform.reference.disk_cache import user_root
-
-    return str(user_root() / "jax")
-
-
-def _persistent_cache(jax) -> None:
-    """jax's persistent compilation cache, so that a second ``optconform check`` loads the
-    executables the first compiled (every structure's step, every eager primitive) instead of
-    compiling them again: set where the user has not configured one. Its key is the lowered
-    program, the compile options and the jaxlib version, so a hit is the same executable."""
-    if jax.config.jax_compilation_cache_dir:
-        return  # the user's own cache
-    directory = cache_directory()
-    if directory is None:
-        return
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 @contextmanager

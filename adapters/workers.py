@@ -60,6 +60,7 @@ DEFAULT_TIMEOUT = 300.0  # seconds; see the --timeout help in cli.py
 # thousands of cases retires past this many, after its case, and a fresh one takes its place
 # (OPTCONFORM_WORKER_MAPPINGS overrides it; 0: never).
 RETIRE_MAPPINGS = 40000
+COUNT_EVERY = 2.0  # seconds between two counts of a worker's memory mappings
 STARTUP_LIMIT = 120.0  # seconds a fresh worker may take to import optconform and read the manifest
 MAX_NOTES = 20
 NOTE_CHARS = 500
@@ -315,12 +316,21 @@ def _serve(conn, directory: Path, log_path: str) -> None:
             return
 
 
+_LAST_COUNT = [float("-inf")]
+
+
 def _worn_out() -> bool:
     """Whether this process holds more memory mappings than :data:`RETIRE_MAPPINGS` (Linux; never
-    elsewhere)."""
+    elsewhere). Counted at most once every :data:`COUNT_EVERY` seconds: reading /proc/self/maps
+    takes about a millisecond per thousand mappings, and a worker gains a few hundred a second at
+    most, far from the 25,000 between the limit and the kernel's."""
     limit = int(os.environ.get("OPTCONFORM_WORKER_MAPPINGS", RETIRE_MAPPINGS))
     if limit <= 0:
         return False
+    now = time.monotonic()
+    if now - _LAST_COUNT[0] < COUNT_EVERY:
+        return False
+    _LAST_COUNT[0] = now
     try:
         with open("/proc/self/maps", "rb") as maps:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: maps.read(1 << 20), b"")) > limit

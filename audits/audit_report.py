@@ -203,7 +203,9 @@ def differences(o: Outcome) -> str:
     parts = [f"{axis} = {f['values'][0]}" for axis, f in card["fingerprint"].items()
              if f["status"] == "matched" and f["values"][0] != spec.get(axis)]
     parts += [f"{axis} unexplained" for axis, f in card["fingerprint"].items() if f["status"] == "unexplained"]
-    parts += [f"default {h} = {tv} (spec {sv})" for h, _, tv, sv, _ in defaults_that_differ(card)
+    fixed = o.target.options or {}  # options the target sets: their value, not the package default, ran
+    parts += [f"{kw} = {fixed[kw]} set (default {tv}, spec {sv})" if kw in fixed else f"default {h} = {tv} (spec {sv})"
+              for h, kw, tv, sv, _ in defaults_that_differ(card)
               if tv not in ("required", None) and sv is not None]  # no default, or none in the spec
     unexplained = sum(d["cases"] for d in card["diagnoses"] if d["diagnosis"].startswith("unexplained"))
     if unexplained:

@@ -25,36 +25,28 @@ JAX_ENV = "OPTCONFORM_JAX_CACHE"
 OFF = ("0", "off", "no", "false", "none")
 
 
-def directory(env: str, name: str) -> str | None:
-    """The cache folder ``$env`` names (None for ``off``), else ``~/.cache/optconform/<name>``
-    (``$XDG_CACHE_HOME`` honoured: disk_cache.user_root)."""
-    choice = os.environ.get(env, "").strip()
+def jax_directory() -> str | None:
+    """The folder ``$OPTCONFORM_JAX_CACHE`` names (None for ``off``), else
+    ``~/.cache/optconform/jax`` (``$XDG_CACHE_HOME`` honoured: disk_cache.user_root)."""
+    choice = os.environ.get(JAX_ENV, "").strip()
     if choice.lower() in OFF:
         return None
     if choice:
         return choice
     from optconform.reference.disk_cache import user_root
 
-    return str(user_root() / name)
-
-
-def _made(folder: str | None) -> str | None:
-    if folder is None:
-        return None
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return None  # an unwritable place: run without a cache rather than fail
-    return folder
+    return str(user_root() / "jax")
 
 
 def use_jax_cache(jax) -> None:
-    """jax's persistent compilation cache in :func:`directory` (``$OPTCONFORM_JAX_CACHE``), unless
-    the user configured one."""
-    if jax.config.jax_compilation_cache_dir:
+    """jax's persistent compilation cache in :func:`jax_directory`, unless the user configured one;
+    a folder that cannot be made means no cache, not a failure."""
+    folder = jax_directory()
+    if jax.config.jax_compilation_cache_dir or folder is None:
         return
-    folder = _made(directory(JAX_ENV, "jax"))
-    if folder is None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
         return
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

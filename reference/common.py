@@ -69,15 +69,28 @@ def second_moment_value(v, g, beta2, form: str):
 
 
 def first_moment(m: Tensor, g: Tensor, beta1, sem) -> Tensor:
-    """m_t from m_{t−1} and g_t under the ``first_moment`` axis (see first_moment_value)."""
-    form = sem.first_moment
-    return tmap(lambda mi, gi: first_moment_value(mi, gi, beta1, form), m, g)
+    """m_t from m_{t−1} and g_t under the ``first_moment`` axis: first_moment_value element-wise,
+    with w = 1 − β₁ computed once for the tensor (the same value every element would compute)."""
+    form, w = sem.first_moment, 1 - beta1
+    if form == "mix":
+        return tmap(lambda mi, gi: beta1 * mi + w * gi, m, g)
+    if form == "lerp":
+        if w < 0.5:
+            return tmap(lambda mi, gi: mi + w * (gi - mi), m, g)
+        rest = 1 - w
+        return tmap(lambda mi, gi: gi - (gi - mi) * rest, m, g)
+    raise ValueError(f"unknown first_moment {form!r}")
 
 
 def second_moment(v: Tensor, g: Tensor, beta2, sem) -> Tensor:
-    """v_t from v_{t−1} and g_t under the ``second_moment`` axis (see second_moment_value)."""
-    form = sem.second_moment
-    return tmap(lambda vi, gi: second_moment_value(vi, gi, beta2, form), v, g)
+    """v_t from v_{t−1} and g_t under the ``second_moment`` axis: second_moment_value element-wise,
+    with 1 − β₂ computed once for the tensor."""
+    form, w = sem.second_moment, 1 - beta2
+    if form == "mix":
+        return tmap(lambda vi, gi: beta2 * vi + w * gi * gi, v, g)
+    if form == "delta":
+        return tmap(lambda vi, gi: vi + w * (gi * gi - vi), v, g)
+    raise ValueError(f"unknown second_moment {form!r}")
 
 
 # Largest error, in ulps of the result, of torch's float32 operations on 0-d CPU tensors, as the

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import sys
 import tomllib
 
 import mpmath
@@ -48,38 +50,65 @@ def flag_definitions() -> dict:
     return dict(sorted(out.items()))
 
 
-def _exact_view(case, exact: list) -> tuple:
-    """The exact records as :func:`_fails` reads them, once per case: every step's values and the
-    ulp of float64 at each value's scale σ (σ_t looks at steps t and t − 1 only, so a prefix of
-    the view is the view of a prefix)."""
-    from .tolerance import flatten, scales, ulp
+def exact_view(case, exact: list) -> tuple:
+    """(xs, σ): every step's values of the exact records, in vector order (tolerance.flatten), and
+    each value's scale σ (tolerance.scales), once per case: the rounding spread and the
+    separations read both (σ_t looks at steps t and t − 1 only, so a prefix of the view is the
+    view of a prefix)."""
+    from .tolerance import flatten, scales
 
     kind = case.algorithm.kind
     xs = [flatten(r, kind) for r in exact]
     if kind == "optimizer":
-        sigma = scales([x for t in case.params.values() for x in t.data], xs)
-    else:
-        sigma = scales([], xs, base_lr=case.groups[0][1].lr)
-    return xs, [[ulp(s, "float64") for s in row] for row in sigma]
+        return xs, scales([x for t in case.params.values() for x in t.data], xs)
+    return xs, scales([], xs, base_lr=case.groups[0][1].lr)
 
 
-def _fails(case, view: tuple, other: list, spread: list, steps: int) -> bool:
+def _float64_units(view: tuple) -> list:
+    """The ulp of float64 at each σ of ``view``, as a float (``math.inf`` past float's range)."""
+    from .tolerance import lead_exponent, ulp_float
+
+    return [[ulp_float(lead_exponent(s), "float64") for s in row] for row in view[1]]
+
+
+_SMALLEST_NORMAL = sys.float_info.min
+
+
+def _fails(case, view: tuple, other: list, spread: list, steps: int, units: list | None = None) -> bool:
     """Whether ``other`` (records) fails the float64 bound around the first ``steps`` steps of the
-    exact records (``view``, :func:`_exact_view`)."""
-    from .tolerance import bound, finite, flatten
+    exact records (``view``, :func:`exact_view`): |y − x| / ulp(σ) > bound, with y − x at the
+    working precision.
+
+    Each element is first compared in floats: with u the ulp as a float and b·u a normal float
+    (exact: b times a power of two), the float f of |y − x| is rounded monotonically, so f > b·u
+    implies |y − x| > b·u and f < b·u implies |y − x| < b·u; only f = b·u, or b·u out of float's
+    normal range, takes the exact comparison."""
+    from .tolerance import bound, finite, flatten, ulp
 
     kind = case.algorithm.kind
-    xs, units = view
+    xs, sigma = view
+    units = units if units is not None else _float64_units(view)
+    prec, rounding = mpmath.mp._prec_rounding
+    sub, to_float, zero = mpmath.libmp.mpf_sub, mpmath.libmp.to_float, mpmath.libmp.fzero
     ys = [flatten(r, kind) for r in other]
-    for i, (row, alt, urow) in enumerate(zip(xs[:steps], ys, units)):
+    for i, (row, alt, urow, srow) in enumerate(zip(xs[:steps], ys, units, sigma)):
         b = bound(i + 1, spread[i] if i < len(spread) else 0.0, "float64")
-        for x, y, u in zip(row, alt, urow):
-            if not (finite(x) and finite(y)):
+        for x, y, u, s in zip(row, alt, urow, srow):
+            xr, yr = getattr(x, "_mpf_", None), getattr(y, "_mpf_", None)
+            if xr is not None and yr is not None and (xr[1] or xr == zero) and (yr[1] or yr == zero):
+                limit = b * u
+                if _SMALLEST_NORMAL <= limit < math.inf:
+                    f = abs(to_float(sub(yr, xr, prec, rounding), rnd=rounding))
+                    if f > limit:
+                        return True
+                    if f < limit:
+                        continue
+            elif not (finite(x) and finite(y)):
                 same = (mpmath.isnan(x) and mpmath.isnan(y)) or x == y
                 if not same:
                     return True
                 continue
-            if abs(y - x) / u > b:
+            if abs(y - x) / ulp(s, "float64") > b:
                 return True
     return len(ys) < min(steps, len(xs))
 
@@ -91,7 +120,7 @@ def _fails(case, view: tuple, other: list, spread: list, steps: int) -> bool:
 PREFIX_STEPS = (1, 12)
 
 
-def _rules_out(case, other, view: tuple, spread: list) -> bool:
+def _rules_out(case, other, view: tuple, spread: list, units: list | None = None) -> bool:
     """Whether the trajectory of ``other`` (``case`` with one axis changed) fails the float64 bound
     around the exact records (``view``); False where the reference cannot run it."""
     from .trajectory import run
@@ -99,18 +128,20 @@ def _rules_out(case, other, view: tuple, spread: list) -> bool:
     try:
         for steps in PREFIX_STEPS:
             if 2 * steps < case.steps:
-                if _fails(case, view, run(dataclasses.replace(other, steps=steps)), spread, steps):
+                if _fails(case, view, run(dataclasses.replace(other, steps=steps)), spread, steps, units):
                     return True
-        return _fails(case, view, run(other), spread, case.steps)
+        return _fails(case, view, run(other), spread, case.steps, units)
     except (ArithmeticError, ValueError, UserError):
         return False
 
 
-def separations(case, records: list, spread: list | None) -> dict:
+def separations(case, records: list, spread: list | None, view: tuple | None = None) -> dict:
     """{axis: [the other values of the axis that this case's trajectory rules out]}, over the axes
-    active in the case (an alternative the reference cannot run is left out)."""
+    active in the case (an alternative the reference cannot run is left out); ``view``: the
+    records' :func:`exact_view`, where the caller has it."""
     alg = case.algorithm
-    view = _exact_view(case, records)
+    view = view if view is not None else exact_view(case, records)
+    units = _float64_units(view)
     out = {}
     for axis, value in case.effective_semantics().items():
         ruled_out = []
@@ -119,7 +150,7 @@ def separations(case, records: list, spread: list | None) -> dict:
                 continue
             semantics = dict(case.profile.semantics, **{axis: alt})
             other = dataclasses.replace(case, profile=dataclasses.replace(case.profile, semantics=semantics))
-            if _rules_out(case, other, view, spread or []):
+            if _rules_out(case, other, view, spread or [], units):
                 ruled_out.append(alt)
         if ruled_out:
             out[axis] = ruled_out

@@ -23,6 +23,7 @@ DEFAULT_DPS = 64
 VECTOR_DIGITS = 40
 
 mpf = mpmath.mpf
+_MPF = type(mpmath.mpf(0))  # the mpf class of the global context
 Number = Union[int, float, str, "mpmath.mpf"]
 
 NAN = mpmath.mpf("nan")
@@ -102,14 +103,17 @@ def to_decimal(x, digits: int = VECTOR_DIGITS) -> str:
     stripped, so exact short values stay short (``0.5``); scientific notation is used outside
     ``1e-5 <= |x| < 1e17``.
     """
-    x = mpf(x)
-    if mpmath.isnan(x):
-        return "NaN"
-    if mpmath.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0:
-        return "0"
-    negative, man, exp, _bc = x._mpf_
+    raw = getattr(x, "_mpf_", None)
+    if raw is None or not raw[1] or raw[3] > mpmath.mp.prec:  # not a finite non-zero mpf at this precision
+        x = mpf(x)
+        if mpmath.isnan(x):
+            return "NaN"
+        if mpmath.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+        if x == 0:
+            return "0"
+        raw = x._mpf_
+    negative, man, exp, _bc = raw
     # x = man·2^exp exactly = D·10^e10
     if exp >= 0:
         D, e10 = man << exp, 0
@@ -191,13 +195,15 @@ def round_to(x, dtype: str, rounding: str = "n"):
     overflows to ±∞ when rounding to nearest (directed rounding stops at the largest finite value
     in the direction away from the infinity it rounds from)."""
     fmt = FORMATS[dtype]
-    if not (isinstance(x, mpmath.mpf) and x._mpf_[3] <= mpmath.mp.prec):
+    raw = x._mpf_ if type(x) is _MPF else None
+    if raw is None or raw[3] > mpmath.mp._prec_rounding[0]:
         x = mpf(x)  # read at the working precision (an mpf that fits it already is)
-    _s, man, exp, bc = x._mpf_
+        raw = x._mpf_
+    _s, man, exp, bc = raw
     if not man:  # zero, ±∞, NaN
         return x
     if exp + bc - 1 >= fmt.emin:  # normal range: round the significand to p bits
-        raw = libmp.mpf_pos(x._mpf_, fmt.precision, ROUNDINGS[rounding])
+        raw = libmp.mpf_pos(raw, fmt.precision, ROUNDINGS[rounding])
         if raw[2] + raw[3] - 1 > fmt.emax:  # past the largest (a p-bit value above it has a larger exponent)
             positive = not raw[0]
             if rounding == "n" or (rounding == "c") == positive:
@@ -243,8 +249,21 @@ def representable(x, dtype: str) -> bool:
 # --- IEEE-like operations on non-finite values ------------------------------------------------
 
 
+# The helpers below are called for nearly every element of every emulated step, so each first
+# reads the operands' raw mpf values (sign, significand, exponent, bit count): a non-zero
+# significand means a finite non-zero value, ``_NAN_RAW`` is NaN. Where both operands are
+# ordinary numbers the result is computed by the same libmp call that mpf's own operator or
+# mpmath's function makes, at the working precision and rounding; the other cases take the
+# general path.
+_NAN_RAW = libmp.fnan
+_make = mpmath.mp.make_mpf
+
+
 def fmax(a, b):
     """``max`` that propagates NaN, as ``torch.maximum``, ``jnp.maximum`` and ``tf.maximum`` do."""
+    ra, rb = getattr(a, "_mpf_", _NAN_RAW), getattr(b, "_mpf_", _NAN_RAW)
+    if ra != _NAN_RAW and rb != _NAN_RAW:
+        return a if libmp.mpf_ge(ra, rb) else b
     if mpmath.isnan(a) or mpmath.isnan(b):
         return NAN
     return a if a >= b else b
@@ -252,6 +271,9 @@ def fmax(a, b):
 
 def fmin(a, b):
     """``min`` that propagates NaN."""
+    ra, rb = getattr(a, "_mpf_", _NAN_RAW), getattr(b, "_mpf_", _NAN_RAW)
+    if ra != _NAN_RAW and rb != _NAN_RAW:
+        return a if libmp.mpf_le(ra, rb) else b
     if mpmath.isnan(a) or mpmath.isnan(b):
         return NAN
     return a if a <= b else b
@@ -266,6 +288,9 @@ def sign(x):
 
 def sqrt(x):
     """Square root; sqrt of a negative number is NaN (IEEE), not a complex number."""
+    raw = getattr(x, "_mpf_", None)
+    if raw is not None and raw[1] and not raw[0]:  # finite and positive
+        return _make(libmp.mpf_sqrt(raw, *mpmath.mp._prec_rounding))
     if mpmath.isnan(x) or x < 0:
         return NAN
     return mpmath.sqrt(x)
@@ -273,6 +298,9 @@ def sqrt(x):
 
 def div(a, b):
     """IEEE-like division: x/0 is ±inf, 0/0 and inf/inf are NaN."""
+    ra, rb = getattr(a, "_mpf_", None), getattr(b, "_mpf_", None)
+    if ra is not None and rb is not None and rb[1] and ra != _NAN_RAW:  # b finite non-zero, a not NaN
+        return _make(libmp.mpf_div(ra, rb, *mpmath.mp._prec_rounding))
     if mpmath.isnan(a) or mpmath.isnan(b):
         return NAN
     if b == 0:
@@ -286,6 +314,9 @@ def div(a, b):
 
 def mul(a, b):
     """IEEE-like multiplication: 0 * inf is NaN."""
+    ra, rb = getattr(a, "_mpf_", None), getattr(b, "_mpf_", None)
+    if ra is not None and rb is not None and ra[1] and rb[1]:  # both finite and non-zero
+        return _make(libmp.mpf_mul(ra, rb, *mpmath.mp._prec_rounding))
     if (a == 0 and mpmath.isinf(b)) or (b == 0 and mpmath.isinf(a)):
         return NAN
     return a * b

@@ -7,6 +7,7 @@ equations on the algorithm's spec page.
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -62,8 +63,8 @@ def tmap(fn: Callable, *args) -> Tensor:
     if shape is None:
         raise ValueError("tmap needs at least one Tensor")
     n = math.prod(shape)
-    columns = [a.data if isinstance(a, Tensor) else [a] * n for a in args]
-    return _trusted(shape, [fn(*xs) for xs in zip(*columns)])
+    columns = [a.data if isinstance(a, Tensor) else repeat(a, n) for a in args]
+    return _trusted(shape, list(map(fn, *columns)))
 
 
 def _trusted(shape: tuple, data: list) -> Tensor:

@@ -86,11 +86,47 @@ def scales(initial: list, steps: list, base_lr=None) -> list:
     """σ for every element of every step: max(|x_t|, |x_{t−1}|); schedules also |η|.
 
     ``initial`` holds the values before the first step (the initial parameters, zeros for the
-    state); elements that appear only later start from zero.
+    state); elements that appear only later start from zero. Non-finite values count as 0.
     """
+    prec, rounding = mpmath.mp._prec_rounding
+    mabs, gt, make = mpmath.libmp.mpf_abs, mpmath.libmp.mpf_gt, mpmath.mp.make_mpf
+
+    def magnitude(x, default):
+        # |x| at the working precision as a raw value, ``default`` for ±∞ and NaN; None where x
+        # is not an mpf
+        raw = getattr(x, "_mpf_", None)
+        if raw is None:
+            return None
+        return mabs(raw, prec, rounding) if raw[1] else (raw if raw == _ZERO else default)
+
+    floor = mpf(0) if base_lr is None else abs(mpf(base_lr))
+    floor_raw = floor._mpf_
+    prev = [abs(mpf(x))._mpf_ for x in initial]
+    if not all(r[1] or r == _ZERO for r in (floor_raw, *prev)):  # a NaN or ∞: mpmath's comparisons
+        return _scales_slow(initial, steps, floor)
+    out = []
+    for xs in steps:
+        cur = []
+        for x in xs:
+            raw = magnitude(x, _ZERO)
+            if raw is None:  # not an mpf (an integer counter): as mpmath reads it
+                raw = mpf(abs(x))._mpf_ if mpmath.isfinite(x) else _ZERO
+            cur.append(raw)
+        if len(prev) < len(cur):
+            prev = prev + [_ZERO] * (len(cur) - len(prev))
+        row = []
+        for c, q in zip(cur, prev):
+            top = q if gt(q, c) else c
+            row.append(make(floor_raw if gt(floor_raw, top) else top))
+        out.append(row)
+        prev = cur
+    return out
+
+
+def _scales_slow(initial: list, steps: list, floor) -> list:
+    """:func:`scales` with mpmath's own comparisons (a non-finite floor)."""
     out = []
     prev = [abs(mpf(x)) for x in initial]
-    floor = abs(mpf(base_lr)) if base_lr is not None else mpf(0)
     for xs in steps:
         cur = [abs(x) if mpmath.isfinite(x) else mpf(0) for x in xs]
         if len(prev) < len(cur):
@@ -102,22 +138,32 @@ def scales(initial: list, steps: list, base_lr=None) -> list:
 
 def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str) -> list:
     """S_t: the largest error of any emulated run, in ulps of ``dtype`` at σ, over every element up
-    to step t (a running maximum). Non-finite values are skipped."""
+    to step t (a running maximum). Non-finite values are skipped.
+
+    The error of an element is float(y − x), the difference at the working precision, over the
+    ulp: this loop visits every element of every emulated step of every vector generated, so it
+    reads mpf's raw values (see :func:`_float_difference`, which it inlines)."""
+    prec, rounding = mpmath.mp._prec_rounding
+    sub, to_float = mpmath.libmp.mpf_sub, mpmath.libmp.to_float
     worst = 0.0
     out = []
     for t, (xs, ss) in enumerate(zip(exact, step_scales)):
-        units = None
-        for emul in emulations:
-            if t >= len(emul):
-                continue
-            if units is None:
-                units = [ulp_float(lead_exponent(s), dtype) for s in ss]
-            for x, u, y in zip(xs, units, emul[t]):
-                if y is None or not (finite(x) and finite(y)):
-                    continue
-                e = abs(_float_difference(y, x)) / u
-                if e > worst:
-                    worst = e
+        rows = [emul[t] for emul in emulations if t < len(emul)]
+        if rows:
+            units = [ulp_float(lead_exponent(s), dtype) for s in ss]
+            for ys in rows:
+                for x, u, y in zip(xs, units, ys):
+                    xr, yr = getattr(x, "_mpf_", None), getattr(y, "_mpf_", None)
+                    if xr is not None and yr is not None:
+                        if not ((xr[1] or xr == _ZERO) and (yr[1] or yr == _ZERO)):
+                            continue  # a non-finite value
+                        e = abs(to_float(sub(yr, xr, prec, rounding), rnd=rounding)) / u
+                    else:
+                        if y is None or not (finite(x) and finite(y)):
+                            continue
+                        e = abs(_float_difference(y, x)) / u
+                    if e > worst:
+                        worst = e
         out.append(worst)
     return out
 

@@ -26,11 +26,13 @@ import mpmath
 
 from . import __version__
 from .effects import BRACKETS, Effects
+from .flags import exact_view
 from .errors import UserError
 from .model import PROFILE_ORDER, algorithms, encode_hyper, get
 from .numeric import DEFAULT_DPS, FORMATS, VECTOR_DIGITS, to_decimal
 from .scenarios import Case, cases
 from .tensor import Tensor
+from .tolerance import finite
 from .trajectory import run
 
 FORMAT = "optconform-vector/1"
@@ -115,8 +117,9 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: Eff
     }
     inputs["groups"] = [{"params": list(names), "hyper": {k: encode_hyper(v) for k, v in h.items()}}
                         for names, h in case.groups]
-    doc["dtypes"] = _dtypes_in_range(case, records)
-    doc["spread"] = _spreads(case, records, fx, doc["dtypes"], base_spread)
+    view = exact_view(case, records)
+    doc["dtypes"] = _dtypes_in_range(case, view)
+    doc["spread"] = _spreads(case, view, fx, doc["dtypes"], base_spread)
     if alg.kind == "optimizer":
         inputs["params"] = {n: _tensor_json(t) for n, t in case.params.items()}
         if case.grads is not None:
@@ -136,7 +139,7 @@ def vector_document(group: list[Case], dps: int | None = None, round_hypers: Eff
     if separations:
         from .flags import flags, separations as separated
 
-        ruled_out = separated(case, records, doc["spread"].get("float64"))
+        ruled_out = separated(case, records, doc["spread"].get("float64"), view)
         ordered = {}
         for key, value in doc.items():
             ordered[key] = value
@@ -166,13 +169,11 @@ def steps_json(kind: str, records: list) -> list:
     return out
 
 
-def _dtypes_in_range(case: Case, records) -> list:
-    """The scenario's dtypes whose range holds every finite value of the exact trajectory: a
-    state that grows past 65504 cannot be checked in float16 (it overflows by definition)."""
-    from .tolerance import flatten
-
-    largest = max((abs(x) for r in records for x in flatten(r, case.algorithm.kind) if mpmath.isfinite(x)),
-                  default=0)
+def _dtypes_in_range(case: Case, view: tuple) -> list:
+    """The scenario's dtypes whose range holds every finite value of the exact trajectory (``view``,
+    flags.exact_view): a state that grows past 65504 cannot be checked in float16 (it overflows by
+    definition)."""
+    largest = max((abs(x) for row in view[0] for x in row if finite(x)), default=0)
     return [d for d in case.dtypes if largest <= FORMATS[d].largest]
 
 
@@ -184,7 +185,7 @@ def _holds_every_hyper(case: Case, effects: Effects, rounded: Effects) -> bool:
     return case.schedule is None and all(effects.round_hypers(h) == rounded.round_hypers(h) for _, h in case.groups)
 
 
-def _spreads(case: Case, records, effects: Effects, dtypes, base: dict | None = None) -> dict:
+def _spreads(case: Case, view: tuple, effects: Effects, dtypes, base: dict | None = None) -> dict:
     """The rounding spread S_t of every dtype the scenario runs in (spec/tolerance.md), in ulps,
     to 3 significant digits. Emulations: every operation at the dtype's significand width (as
     written, and with the real hyperparameters rounded to the dtype), and exact arithmetic with
@@ -193,15 +194,10 @@ def _spreads(case: Case, records, effects: Effects, dtypes, base: dict | None = 
     An emulation that breaks down (a bias correction 1 − β₂ᵗ that rounds to 0
     at 8 bits) is left out: frameworks compute such scalars in double."""
     from .replay import real_hypers
-    from .tolerance import flatten, rounding_spread, scales
+    from .tolerance import flatten, rounding_spread
 
     kind = case.algorithm.kind
-    exact = [flatten(r, kind) for r in records]
-    if kind == "optimizer":
-        initial = [x for t in case.params.values() for x in t.data]
-        step_scales = scales(initial, exact)
-    else:
-        step_scales = scales([], exact, base_lr=case.groups[0][1].lr)
+    exact, step_scales = view
     nudged = []
     if effects.bracketed:
         # a declared scalar format whose framework operations are faithful but not always

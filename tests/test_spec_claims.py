@@ -21,7 +21,8 @@ the exit status (0 otherwise). Commands:
   under ``benchmarks/`` that runs a framework, or ``python -c`` for plain arithmetic).
 
 A command that several blocks show (on one page or several: one ``optconform check`` or benchmark
-run backs the claims of many pages) runs once; every block is compared with that one output.
+run backs the claims of many pages) is one test, named after its first claim: it runs once and
+every block is compared with that one output, whichever pytest-xdist worker gets it.
 
 A block whose info string says ``needs=torch,optax`` runs only where those frameworks are
 installed (CI installs all of them); that absence is the only reason a claim is skipped.
@@ -119,14 +120,12 @@ def run(command: str) -> tuple[int, list[str]]:
     raise ValueError(f"a claim's command is 'optconform ...' or 'python ...', not {command!r}")
 
 
-_OUTPUTS: dict = {}
-
-
-def run_once(command: str) -> tuple[int, list[str]]:
-    """``run(command)``, run once per distinct command in this session."""
-    if command not in _OUTPUTS:
-        _OUTPUTS[command] = run(command)
-    return _OUTPUTS[command]
+def by_command(claims: list[Claim]) -> dict[str, list[Claim]]:
+    """{command: its claims, in page order}, commands in order of their first claim."""
+    out: dict[str, list[Claim]] = {}
+    for claim in claims:
+        out.setdefault(claim.command, []).append(claim)
+    return out
 
 
 def _pattern(shown: str) -> re.Pattern:
@@ -148,18 +147,30 @@ def mismatch(shown: tuple, output: list[str]) -> str | None:
 
 
 CLAIMS = all_claims()
+COMMANDS = by_command(CLAIMS)
 
 
-@pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
-def test_claim(claim: Claim):
-    absent = [n for n in claim.needs if importlib.util.find_spec(MODULES[n]) is None]
+def problems_of(claims: list[Claim], status: int, output: list[str]) -> list[str]:
+    """What each claim of one command gets wrong about its output (empty when all hold)."""
+    out = []
+    for claim in claims:
+        problem = mismatch(claim.shown, output)
+        if status != claim.status:
+            problem = f"exit status {status}, the page claims {claim.status}" + (f"; {problem}" if problem else "")
+        if problem:
+            out.append(f"spec/{claim.id}: $ {claim.command}\n{problem}")
+    return out
+
+
+@pytest.mark.parametrize("command", list(COMMANDS), ids=[claims[0].id for claims in COMMANDS.values()])
+def test_claim(command: str):
+    claims = COMMANDS[command]
+    absent = sorted({n for c in claims for n in c.needs if importlib.util.find_spec(MODULES[n]) is None})
     if absent:
         pytest.skip(f"{', '.join(absent)} not installed")
-    status, output = run_once(claim.command)
-    problem = mismatch(claim.shown, output)
-    if status != claim.status:
-        problem = f"exit status {status}, the page claims {claim.status}" + (f"; {problem}" if problem else "")
-    assert problem is None, (f"spec/{claim.id}: $ {claim.command}\n{problem}\n--- output:\n" + "\n".join(output[-40:]))
+    status, output = run(command)
+    problems = problems_of(claims, status, output)
+    assert not problems, "\n".join(problems) + "\n--- output:\n" + "\n".join(output[-40:])
 
 
 # --- the mechanism itself ------------------------------------------------------------------------
@@ -197,11 +208,17 @@ def test_a_false_claim_fails():
     assert status == 2 and mismatch(("...has no axis 'nesterov'...",), output) is None
 
 
-def test_a_command_shown_in_several_blocks_runs_once(monkeypatch):
-    """Blocks that show the same command (one framework run backing several pages) share one run."""
-    calls = []
-    monkeypatch.setattr(sys.modules[__name__], "run", lambda command: calls.append(command) or (0, ["one output"]))
-    monkeypatch.setattr(sys.modules[__name__], "_OUTPUTS", {})
-    assert run_once("python benchmarks/x.py") == run_once("python benchmarks/x.py") == (0, ["one output"])
-    assert run_once("python benchmarks/y.py") == (0, ["one output"])
-    assert calls == ["python benchmarks/x.py", "python benchmarks/y.py"]
+def test_a_command_shown_in_several_blocks_is_one_test(tmp_path):
+    """Blocks that show the same command (one framework run backing several pages) are one test,
+    so the command runs once however the tests are spread over workers; each claim is still
+    checked and named on its own."""
+    for name, body in (("a.md", "$ python benchmarks/x.py\none\n$ python benchmarks/y.py\ntwo\n"),
+                       ("b.md", "$ python benchmarks/x.py\nthree\n")):
+        (tmp_path / name).write_text(f"```console\n{body}```\n", encoding="utf-8")
+    claims = claims_of(tmp_path / "a.md") + claims_of(tmp_path / "b.md")
+    grouped = by_command(claims)
+    assert list(grouped) == ["python benchmarks/x.py", "python benchmarks/y.py"]
+    assert [c.shown for c in grouped["python benchmarks/x.py"]] == [("one",), ("three",)]
+    problems = problems_of(grouped["python benchmarks/x.py"], 0, ["one", "two"])
+    assert len(problems) == 1 and "b.md:2" in problems[0] and "'three'" in problems[0]
+    assert len(COMMANDS) < len(CLAIMS)  # the shipped spec does show commands twice

@@ -91,13 +91,12 @@ def scales(initial: list, steps: list, base_lr=None) -> list:
     prec, rounding = mpmath.mp._prec_rounding
     mabs, gt, make = mpmath.libmp.mpf_abs, mpmath.libmp.mpf_gt, mpmath.mp.make_mpf
 
-    def magnitude(x, default):
-        # |x| at the working precision as a raw value, ``default`` for ±∞ and NaN; None where x
-        # is not an mpf
+    def magnitude(x):
+        # |x| at the working precision as a raw value, 0 for ±∞ and NaN; None where x is not an mpf
         raw = getattr(x, "_mpf_", None)
         if raw is None:
             return None
-        return mabs(raw, prec, rounding) if raw[1] else (raw if raw == _ZERO else default)
+        return mabs(raw, prec, rounding) if raw[1] else _ZERO
 
     floor = mpf(0) if base_lr is None else abs(mpf(base_lr))
     floor_raw = floor._mpf_
@@ -108,7 +107,7 @@ def scales(initial: list, steps: list, base_lr=None) -> list:
     for xs in steps:
         cur = []
         for x in xs:
-            raw = magnitude(x, _ZERO)
+            raw = magnitude(x)
             if raw is None:  # not an mpf (an integer counter): as mpmath reads it
                 raw = mpf(abs(x))._mpf_ if mpmath.isfinite(x) else _ZERO
             cur.append(raw)

@@ -36,7 +36,7 @@ from .model import Namespace
 from .numeric import FORMATS, directed, precision, round_to, to_decimal, to_mpf
 from .replay import case_from_vector, real_hypers
 from .tensor import Tensor, tmap
-from .tolerance import ulp
+from .tolerance import lead_exponent, ulp, ulp_exponent
 
 libmp = mpmath.libmp
 
@@ -157,11 +157,9 @@ def _largest_error(exact_out, emul_out, params_in, state_in, dtype: str) -> floa
                 before = state_in[n].get(k)
                 triples += zip(v.data, emul_out[1][n][k].data,
                                before.data if isinstance(before, Tensor) else [0] * len(v.data))
-        fmt = FORMATS[dtype]
-        prec, rounding = mpmath.mp._prec_rounding
         for x, y, x0 in triples:
-            e = _error(x, y, x0, fmt, prec, rounding)
-            if e is None:  # not three mpf values: mpmath's own operations
+            e = _error(x, y, x0, dtype)
+            if e is None:  # x or y is not an mpf: mpmath's own operations
                 if mpmath.isfinite(x) and mpmath.isfinite(y):
                     sigma = max(abs(x), abs(x0) if mpmath.isfinite(x0) else 0)
                     e = float(abs(y - x) / ulp(sigma, dtype))
@@ -172,28 +170,26 @@ def _largest_error(exact_out, emul_out, params_in, state_in, dtype: str) -> floa
     return worst
 
 
-_NONFINITE = (mpmath.libmp.finf, mpmath.libmp.fninf, mpmath.libmp.fnan)
+_NONFINITE = (libmp.finf, libmp.fninf, libmp.fnan)
 
 
-def _error(x, y, x0, fmt, prec: int, rounding: str) -> float | None:
+def _error(x, y, x0, dtype: str) -> float | None:
     """float(|y − x| / ulp(σ)) with σ = max(|x|, |x0|) (|x0| counts only where finite), computed
     on mpf's raw values (sign, significand, exponent, bit count) with the same roundings as the
     mpmath expression of :func:`_largest_error`: y − x rounded at the working precision, the exact
-    division by the power of two ulp(σ) = 2^(max(⌊log₂σ⌋, emin) − p + 1), one rounding to float.
-    0.0 where x or y is not finite (skipped: it cannot raise the maximum above 0); None where an
-    operand is not an mpf or carries more bits than the working precision (the caller's general path)."""
-    xr, yr, x0r = getattr(x, "_mpf_", None), getattr(y, "_mpf_", None), getattr(x0, "_mpf_", None)
-    if xr is None or yr is None or (x0r is None and x0 != 0) or xr[3] > prec or yr[3] > prec \
-            or (x0r is not None and x0r[3] > prec):
+    division by the power of two ulp(σ) (its exponent: the larger lead exponent of |x| and |x0|,
+    through tolerance.ulp_exponent), one rounding to float. 0.0 where x or y is not finite
+    (skipped: it cannot raise the maximum above 0); None where x or y is not an mpf (the caller's
+    general path)."""
+    xr, yr = getattr(x, "_mpf_", None), getattr(y, "_mpf_", None)
+    if xr is None or yr is None:
         return None
     if xr in _NONFINITE or yr in _NONFINITE:
         return 0.0  # a non-finite value is skipped
-    lead = xr[2] + xr[3] - 1 if xr[1] else None
-    if x0r is not None and x0r[1]:  # a finite non-zero x0 (±∞ and NaN count as 0)
-        lead0 = x0r[2] + x0r[3] - 1
-        lead = lead0 if lead is None or lead0 > lead else lead
-    unit = (fmt.emin if lead is None else max(lead, fmt.emin)) - fmt.precision + 1
-    sign, man, exp, bc = libmp.mpf_sub(yr, xr, prec, rounding)
+    leads = [e for e in (lead_exponent(x), lead_exponent(x0)) if e is not None]
+    unit = ulp_exponent(max(leads) if leads else None, dtype)
+    prec, rounding = mpmath.mp._prec_rounding
+    _sign, man, exp, bc = libmp.mpf_sub(yr, xr, prec, rounding)
     if not man:
         return 0.0
     return libmp.to_float((0, man, exp - unit, bc), rnd=rounding)

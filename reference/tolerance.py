@@ -22,10 +22,13 @@ SPREAD_FACTOR = 4  # the multiple of the measured rounding spread S_t that the b
 
 def ulp(x, dtype: str = "float64"):
     """``2^(max(floor(log2|x|), emin) − p + 1)``; at zero the smallest subnormal."""
+    return mpmath.ldexp(mpf(1), ulp_exponent(lead_exponent(x), dtype))
+
+
+def ulp_exponent(e: int | None, dtype: str) -> int:
+    """k with ulp(x, dtype) = 2^k = 2^(max(e, emin) − p + 1), from ``e = lead_exponent(x)``."""
     fmt = FORMATS[dtype]
-    e = lead_exponent(x)
-    e = fmt.emin if e is None else max(e, fmt.emin)
-    return mpmath.ldexp(mpf(1), e - fmt.precision + 1)
+    return (fmt.emin if e is None else max(e, fmt.emin)) - fmt.precision + 1
 
 
 def lead_exponent(x) -> int | None:
@@ -43,10 +46,8 @@ def lead_exponent(x) -> int | None:
 def ulp_float(e: int | None, dtype: str) -> float:
     """``float(ulp(x, dtype))`` from ``e = lead_exponent(x)``, without mpmath (the checker's fast
     path: every element of every step of every case)."""
-    fmt = FORMATS[dtype]
-    e = fmt.emin if e is None else max(e, fmt.emin)
     try:
-        return math.ldexp(1.0, e - fmt.precision + 1)
+        return math.ldexp(1.0, ulp_exponent(e, dtype))
     except OverflowError:
         return math.inf
 

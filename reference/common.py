@@ -137,7 +137,7 @@ def tensor_step_adam_scalars(lr, beta1, beta2, eps, t, dtype: str, directions=(0
     largest (+1) or smallest (−1) result within their accuracy, for the reruns that bracket them.
     Returns (D, E).
     """
-    from .numeric import div, mpf, round_to, sqrt
+    from .numeric import div, num, round_to, sqrt
 
     def fl(x):
         return round_to(x, dtype)
@@ -145,7 +145,7 @@ def tensor_step_adam_scalars(lr, beta1, beta2, eps, t, dtype: str, directions=(0
     def pow_(b):
         return fl_within(fl(b) ** t, dtype, TORCH_FLOAT32_ULPS["pow"], directions[0])
 
-    t = mpf(t)
+    t = num(t)
     c1, c2 = fl(1 - pow_(beta1)), fl(1 - pow_(beta2))
     s = fl(fl(1 / c1) * fl(lr))
     r = fl_within(sqrt(c2), dtype, TORCH_FLOAT32_ULPS["sqrt"], directions[1])
@@ -164,10 +164,10 @@ def compiled_adam_scalars(lr, beta1, beta2, t, dtype: str, lr_dtype: str = "floa
 
     and the update is θ ← θ − s·m/(√v/r + ε), ε a Python float. ``directions`` as in
     :func:`tensor_step_adam_scalars`. Returns (s, r)."""
-    from .numeric import mpf, round_to, sqrt
+    from .numeric import num, round_to, sqrt
 
     def pow_(b):
-        return fl_within(round_to(b, dtype) ** mpf(t), dtype, TORCH_FLOAT32_ULPS["pow"], directions[0])
+        return fl_within(round_to(b, dtype) ** num(t), dtype, TORCH_FLOAT32_ULPS["pow"], directions[0])
 
     c1, c2 = round_to(1 - pow_(beta1), dtype), round_to(1 - pow_(beta2), dtype)
     s = round_to(round_to(lr, lr_dtype) / c1, lr_dtype)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import mpmath
 
-from .numeric import FORMATS, round_to
+from .numeric import FORMATS, cast_mpfr, mpfr_active, round_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from .algorithm import Variant
@@ -167,6 +167,8 @@ EXACT = Effects()
 def cast(x, fmt: str):
     """``x`` rounded to nearest in ``fmt``, read exactly whatever the working precision and
     rounding mode (numeric.round_to reads ``x`` at the working precision first)."""
+    if mpfr_active():
+        return cast_mpfr(x, fmt)
     x = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
     prec, rounding = mpmath.mp.prec, mpmath.mp._prec_rounding[1]
     try:

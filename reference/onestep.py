@@ -25,15 +25,18 @@ exactly which update is wrong.
 """
 from __future__ import annotations
 
-import copy
 from typing import Mapping
 
+import gmpy2
 import mpmath
 
 from .algorithm import StepContext, step_function
 from .effects import BRACKETS, Effects
 from .model import Namespace
-from .numeric import FORMATS, directed, precision, round_to, to_decimal, to_mpf
+from .mpfr_run import attempt, hypers_in, state_map, tensor_in, value_in
+from .mpfr_run import state_in as mpfr_state_in
+from .numeric import (FORMATS, GMPY_ROUNDING, MPFR, LeavesFiniteArithmetic, directed, num, precision, round_to,
+                      to_decimal, to_mpf, to_mpfr)
 from .replay import case_from_vector, real_hypers
 from .tensor import Tensor, tmap
 from .tolerance import lead_exponent, ulp, ulp_exponent
@@ -110,6 +113,7 @@ def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: Effects
         emulations += [(groups, effects.nudged(nudge), None) for nudge in BRACKETS]
     if not measure_spread:
         emulations = []
+    hypers: dict = {}  # the groups' hyperparameters as MPFR values, converted once (_InjectedMPFR)
     out = {k: v for k, v in doc.items() if k not in ("steps", "spread")}
     out.update({"mode": MODE, "dtypes": [dtype], "spread": {dtype: []}, "steps": [], "inject": []})
     for t, vstep in enumerate(doc["steps"], 1):
@@ -123,15 +127,21 @@ def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: Effects
         lrs = [to_mpf(x) for x in vstep["lr"]]
         exact_out = _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects, None)
         spread = 0.0
+        injected = _InjectedMPFR(params_in, state_in, grads, lrs, hypers)
+        errors = None
         for emul_groups, emul_effects, emul_bits in emulations:
             try:
                 emul_out = _one_step(impl, emul_groups, case, sem, params_in, state_in, grads, lrs, t,
-                                     emul_effects, emul_bits)
+                                     emul_effects, emul_bits, arithmetic="mpfr", injected=injected)
             except (ZeroDivisionError, ValueError, OverflowError):
                 # the emulation breaks down (1 − β₂ᵗ rounds to 0 at 8 bits; frameworks compute
                 # such scalars in double): it is left out, as in trajectory mode
                 continue
-            spread = max(spread, _largest_error(exact_out, emul_out, params_in, state_in, dtype))
+            if _holds_mpfr(emul_out):
+                errors = errors or _ExactForErrors(exact_out, state_in, params_in, dtype)
+                spread = max(spread, errors.largest(emul_out))
+            else:
+                spread = max(spread, _largest_error(exact_out, emul_out, params_in, state_in, dtype))
         out["spread"][dtype].append(float(f"{spread:.3g}"))
         out["steps"].append({"t": t, "lr": [to_decimal(x) for x in exact_out[2]],
                              "params": {n: p.decimals() for n, p in exact_out[0].items()},
@@ -143,6 +153,83 @@ def one_step_document(doc: dict, profile: str, dtype: str, round_hypers: Effects
         exact_params = {n: Tensor.from_values(v, shapes[n]) for n, v in vstep["params"].items()}
         exact_state = _parse_state(vstep["state"], templates, shapes)
     return out
+
+
+class _InjectedMPFR:
+    """A step's injected inputs as MPFR values, converted once for all of its emulations (inside
+    mpfr_run.attempt: an input that is not finite raises, and every emulation of the step then
+    runs in mpmath); ``hypers`` caches the groups' hyperparameters of the whole document."""
+
+    def __init__(self, params_in, state_in, grads, lrs, hypers: dict):
+        self._inputs = (params_in, state_in, grads, lrs)
+        self._converted = None
+        self._hypers = hypers
+
+    def get(self):
+        """(params, state, grads, lrs): the state's containers and tensors new on every call (a step
+        replaces its entries), the numbers shared."""
+        if self._converted is None:
+            try:
+                params_in, state_in, grads, lrs = self._inputs
+                self._converted = ({n: tensor_in(p) for n, p in params_in.items()}, mpfr_state_in(state_in),
+                                   {n: tensor_in(g) for n, g in grads.items()}, [value_in(x) for x in lrs])
+            except LeavesFiniteArithmetic as exc:
+                self._converted = exc
+        if isinstance(self._converted, Exception):
+            raise self._converted
+        params, state, grads, lrs = self._converted
+        return {n: p.copy() for n, p in params.items()}, state_map(state, _same, Tensor.copy), grads, lrs
+
+    def groups(self, groups: list) -> list:
+        key = id(groups)
+        if key not in self._hypers:
+            self._hypers[key] = (groups, [(names, hypers_in(h)) for names, h in groups])
+        return self._hypers[key][1]
+
+
+def _holds_mpfr(out) -> bool:
+    """Whether a step's results (params, state, lrs) are MPFR values (an emulation that stayed in MPFR)."""
+    return any(type(x) is MPFR for p in out[0].values() for x in p.data[:1])
+
+
+class _ExactForErrors:
+    """The exact result of one step, ready for :meth:`largest` against each emulation held in MPFR:
+    its values as MPFR and each element's ulp exponent at σ = max(|x|, |x0|), computed once."""
+
+    def __init__(self, exact_out, state_in, params_in, dtype: str):
+        self.keys = []
+        xs, units = [], []
+        for n in exact_out[0]:
+            pairs = list(zip(exact_out[0][n].data, params_in[n].data))
+            self.keys.append((n, None))
+            for k, v in exact_out[1][n].items():
+                if isinstance(v, Tensor):
+                    before = state_in[n].get(k)
+                    pairs += zip(v.data, before.data if isinstance(before, Tensor) else [0] * len(v.data))
+                    self.keys.append((n, k))
+            for x, x0 in pairs:
+                finite_x = type(x) is not mpmath.mpf or x._mpf_ not in _NONFINITE
+                xs.append(to_mpfr(x) if finite_x else None)
+                leads = [e for e in (lead_exponent(x), lead_exponent(x0)) if e is not None]
+                units.append(-ulp_exponent(max(leads) if leads else None, dtype))
+        self.xs, self.units = xs, units
+
+    def largest(self, emul_out) -> float:
+        """:func:`_largest_error` of an emulation whose values are MPFR: y − x at the working precision
+        and rounding, scaled exactly by the ulp, one rounding to float (as :func:`_error`)."""
+        ys = []
+        for n, k in self.keys:
+            ys += emul_out[0][n].data if k is None else emul_out[1][n][k].data
+        prec, rounding = mpmath.mp._prec_rounding
+        worst = 0.0
+        with gmpy2.context(precision=prec, round=GMPY_ROUNDING[rounding], emax=gmpy2.get_emax_max(),
+                           emin=gmpy2.get_emin_min()):
+            for x, scale, y in zip(self.xs, self.units, ys):
+                if x is not None:
+                    e = abs(float(gmpy2.mul_2exp(y - x, scale)))
+                    if e > worst:
+                        worst = e
+        return worst
 
 
 def _largest_error(exact_out, emul_out, params_in, state_in, dtype: str) -> float:
@@ -195,27 +282,6 @@ def _error(x, y, x0, dtype: str) -> float | None:
     return libmp.to_float((0, man, exp - unit, bc), rnd=rounding)
 
 
-def _copy_state(state: dict) -> dict:
-    """A copy of a state {name: {entry: value}} that a step can change without changing the
-    original: its containers and tensors are new, its numbers (immutable) shared, and a tensor that
-    two entries share stays shared, as copy.deepcopy leaves it (which costs a third of a one-step
-    document for copying immutable mpf values)."""
-    memo: dict = {}
-
-    def copied(v):
-        if isinstance(v, Tensor):
-            if id(v) not in memo:
-                memo[id(v)] = (v, v.copy())
-            return memo[id(v)][1]
-        if type(v) is dict:
-            return {k: copied(w) for k, w in v.items()}
-        if isinstance(v, (mpmath.mpf, int, float, str, bool, type(None))):
-            return v
-        return copy.deepcopy(v)
-
-    return {n: copied(entries) for n, entries in state.items()}
-
-
 def _group_of(case, name: str) -> int:
     for gi, (names, _) in enumerate(case.groups):
         if name in names:
@@ -223,27 +289,54 @@ def _group_of(case, name: str) -> int:
     raise KeyError(name)
 
 
-def _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects: Effects | Mapping | None, bits):
-    """One step from the injected inputs: (params, state, learning rates), exact or at ``bits``;
-    ``effects``: an Effects or the mapping {name: format}."""
+def _one_step(impl, groups, case, sem, params_in, state_in, grads, lrs, t, effects: Effects | Mapping | None, bits,
+              arithmetic: str = "mpmath", injected: _InjectedMPFR | None = None):
+    """One step from the injected inputs: (params, state, learning rates), exact or at ``bits``
+    (or ``(bits, rounding)``: directed rounding); ``effects``: an Effects or the mapping
+    {name: format}; ``arithmetic`` = ``"mpfr"``: the step on MPFR values (mpfr_run, the emulations'
+    arithmetic; ``injected``: the inputs already converted), its results MPFR values (mpf where it
+    met a value that is not finite and ran in mpmath)."""
     effects = Effects.build(effects, case.algorithm)
-    params = {n: p.copy() for n, p in params_in.items()}
-    state = _copy_state(state_in)
-    step = step_function(impl, effects)
-    used = []
+    declared = [h for _, h in case.groups]
     bits, rounding = bits if isinstance(bits, tuple) else (bits, None)
     with precision(None, bits), directed(rounding):
-        for gi, (names, h) in enumerate(groups):
-            base = case.groups[gi][1].lr
-            factor = lrs[gi] / base if base else mpmath.mpf(1)
-            lr_t = effects.round_lr(h.lr * factor)
-            used.append(lr_t)
-            h_t = Namespace(h)
-            h_t["lr"] = lr_t
-            ctx = StepContext(t=t, lr=lr_t, lr_factor=factor, base_lr=h.lr, effects=effects.bind(case.groups[gi][1]))
-            for n in names:
-                g = grads[n]
-                if h_t.get("maximize"):
-                    g = tmap(lambda x: -x, g)
-                params[n] = step(params[n], g, state[n], h_t, sem, ctx)
+        def in_mpmath():
+            return _step(impl, groups, declared, sem, {n: p.copy() for n, p in params_in.items()},
+                         state_map(state_in, _same, Tensor.copy), grads, lrs, t, effects)
+
+        if arithmetic != "mpfr":
+            return in_mpmath()
+
+        inputs = injected or _InjectedMPFR(params_in, state_in, grads, lrs, {})
+
+        def in_mpfr():
+            params, state, step_grads, step_lrs = inputs.get()
+            return _step(impl, inputs.groups(groups), [h for _, h in inputs.groups(case.groups)], sem,
+                         params, state, step_grads, step_lrs, t, effects)
+
+        return attempt(in_mpfr, in_mpmath)
+
+
+def _same(x):
+    return x
+
+
+def _step(impl, groups, declared, sem, params, state, grads, lrs, t, effects: Effects):
+    """The step of :func:`_one_step` on its own copies of the inputs, in the arithmetic in use
+    (``declared``: each group's hyperparameters as the vector declares them)."""
+    step = step_function(impl, effects)
+    used = []
+    for gi, (names, h) in enumerate(groups):
+        base = declared[gi].lr
+        factor = lrs[gi] / base if base else num(1)
+        lr_t = effects.round_lr(h.lr * factor)
+        used.append(lr_t)
+        h_t = Namespace(h)
+        h_t["lr"] = lr_t
+        ctx = StepContext(t=t, lr=lr_t, lr_factor=factor, base_lr=h.lr, effects=effects.bind(declared[gi]))
+        for n in names:
+            g = grads[n]
+            if h_t.get("maximize"):
+                g = tmap(lambda x: -x, g)
+            params[n] = step(params[n], g, state[n], h_t, sem, ctx)
     return params, state, used

@@ -1,4 +1,5 @@
-"""A minimal exact tensor: a shape and a row-major list of mpmath numbers.
+"""A minimal exact tensor: a shape and a row-major list of numbers (mpmath's, or MPFR's in an
+emulation: reference/numeric.py).
 
 Optimizers in the reference are written with :func:`tmap` (element-wise) and the few
 reductions they need (norms, means over the last two axes), so that each line reads against the
@@ -11,9 +12,7 @@ from itertools import repeat
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import mpmath
-
-from .numeric import mpf, to_decimal, to_mpf
+from .numeric import fsum, num, sqrt, to_decimal, to_mpf
 
 __all__ = ["Tensor", "tmap", "full", "zeros_like", "full_like", "norm", "mean_sq", "row_mean", "col_mean"]
 
@@ -76,7 +75,7 @@ def _trusted(shape: tuple, data: list) -> Tensor:
 
 
 def full(shape, value) -> Tensor:
-    return Tensor(tuple(shape), [mpf(value)] * math.prod(shape))
+    return Tensor(tuple(shape), [num(value)] * math.prod(shape))
 
 
 def zeros_like(t: Tensor) -> Tensor:
@@ -89,12 +88,12 @@ def full_like(t: Tensor, value) -> Tensor:
 
 def norm(t: Tensor):
     """Euclidean (Frobenius) norm ``sqrt(sum x_i^2)``."""
-    return mpmath.sqrt(mpmath.fsum(x * x for x in t.data)) if t.data else mpf(0)
+    return sqrt(fsum(x * x for x in t.data)) if t.data else num(0)
 
 
 def mean_sq(t: Tensor):
     """``mean(x_i^2)``: the square of the RMS."""
-    return mpmath.fsum(x * x for x in t.data) / len(t.data)
+    return fsum(x * x for x in t.data) / len(t.data)
 
 
 def _matrix_view(t: Tensor):
@@ -113,7 +112,7 @@ def row_mean(t: Tensor) -> Tensor:
     for b in range(batch):
         for r in range(rows):
             start = (b * rows + r) * cols
-            out.append(mpmath.fsum(t.data[start:start + cols]) / cols)
+            out.append(fsum(t.data[start:start + cols]) / cols)
     return Tensor(t.shape[:-1], out)
 
 
@@ -123,5 +122,5 @@ def col_mean(t: Tensor) -> Tensor:
     out = []
     for b in range(batch):
         for c in range(cols):
-            out.append(mpmath.fsum(t.data[(b * rows + r) * cols + c] for r in range(rows)) / rows)
+            out.append(fsum(t.data[(b * rows + r) * cols + c] for r in range(rows)) / rows)
     return Tensor(t.shape[:-2] + (cols,), out)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
+import gmpy2
 import mpmath
 
-from .numeric import FORMATS, mpf
+from .numeric import FORMATS, GMPY_ROUNDING, MPFR, mpf, mpfr_active, to_mpfr
 
 _ZERO = mpmath.libmp.fzero
 FLOAT64_ULPS_PER_STEP = 8  # the floor of the float64 bound, per step
@@ -21,8 +22,12 @@ SPREAD_FACTOR = 4  # the multiple of the measured rounding spread S_t that the b
 
 
 def ulp(x, dtype: str = "float64"):
-    """``2^(max(floor(log2|x|), emin) − p + 1)``; at zero the smallest subnormal."""
-    return mpmath.ldexp(mpf(1), ulp_exponent(lead_exponent(x), dtype))
+    """``2^(max(floor(log2|x|), emin) − p + 1)``; at zero the smallest subnormal (an MPFR value in
+    an MPFR emulation, numeric.mpfr_arithmetic)."""
+    k = ulp_exponent(lead_exponent(x), dtype)
+    if mpfr_active():
+        return gmpy2.mul_2exp(gmpy2.mpfr(1), k)
+    return mpmath.ldexp(mpf(1), k)
 
 
 def ulp_exponent(e: int | None, dtype: str) -> int:
@@ -34,6 +39,10 @@ def ulp_exponent(e: int | None, dtype: str) -> int:
 def lead_exponent(x) -> int | None:
     """floor(log2|x|), the exponent of the leading bit of a finite non-zero ``x``; None for zero
     and non-finite values (whose ulp is that of zero)."""
+    if type(x) is MPFR:
+        if x.precision > gmpy2.get_context().precision:
+            x = +x  # read at the working precision, as mpf(x) reads an mpf
+        return gmpy2.get_exp(x) - 1 if gmpy2.is_regular(x) else None  # MPFR writes x = 0.1f·2^e
     raw = x._mpf_ if isinstance(x, mpmath.mpf) else None
     if raw is None or raw[3] > mpmath.mp.prec:  # read at the working precision, as mpf(x) reads it
         raw = mpf(x)._mpf_
@@ -142,7 +151,9 @@ def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str
 
     The error of an element is float(y − x), the difference at the working precision, over the
     ulp: this loop visits every element of every emulated step of every vector generated, so it
-    reads mpf's raw values (see :func:`_float_difference`, which it inlines)."""
+    reads mpf's raw values (see :func:`_float_difference`, which it inlines). An emulation run in
+    MPFR (trajectory.run_optimizer, ``arithmetic="mpfr"``) holds MPFR values: the difference is
+    then MPFR's, at the same precision and rounding, from the exact values converted once."""
     prec, rounding = mpmath.mp._prec_rounding
     sub, to_float = mpmath.libmp.mpf_sub, mpmath.libmp.to_float
     worst = 0.0
@@ -151,7 +162,13 @@ def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str
         rows = [emul[t] for emul in emulations if t < len(emul)]
         if rows:
             units = [ulp_float(lead_exponent(s), dtype) for s in ss]
+            exact_mpfr = None
             for ys in rows:
+                if any(type(y) is MPFR for y in ys):
+                    if exact_mpfr is None:
+                        exact_mpfr = [to_mpfr(x) if finite(x) else None for x in xs]
+                    worst = max(worst, _largest_mpfr_error(exact_mpfr, units, ys, prec, rounding))
+                    continue
                 for x, u, y in zip(xs, units, ys):
                     xr, yr = getattr(x, "_mpf_", None), getattr(y, "_mpf_", None)
                     if xr is not None and yr is not None:
@@ -166,6 +183,21 @@ def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str
                         worst = e
         out.append(worst)
     return out
+
+
+def _largest_mpfr_error(xs: list, units: list, ys: list, prec: int, rounding: str) -> float:
+    """max |float(y − x)| / u over the elements of one emulated step held in MPFR (an MPFR run meets
+    no value that is not finite), y − x and the float rounded as mpmath's at ``prec``, ``rounding``;
+    an exact value that is not finite (None in ``xs``) is skipped."""
+    worst = 0.0
+    with gmpy2.context(precision=prec, round=GMPY_ROUNDING[rounding], emax=gmpy2.get_emax_max(),
+                       emin=gmpy2.get_emin_min()):
+        for x, u, y in zip(xs, units, ys):
+            if x is not None:
+                e = abs(float(y - x)) / u
+                if e > worst:
+                    worst = e
+    return worst
 
 
 def _float_difference(y, x) -> float:

@@ -31,6 +31,7 @@ import mpmath
 from .algorithm import StepContext, step_function
 from .effects import Effects
 from .model import Namespace
+from .mpfr_run import attempt, hypers_in, tensor_in, value_in
 from .numeric import mpf, precision, round_to
 from .scenarios import Case
 from .tensor import Tensor, tmap
@@ -108,7 +109,7 @@ def schedule_lrs(schedule: dict, steps: int, shift: int = 0) -> list:
 def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None,
                   bits: int | None = None, store: str | None = None,
                   store_rounding: str = "n", effects: Effects | Mapping | None = None,
-                  t_shift: int = 0, schedule_shift: int = 0) -> list[OptimizerStep]:
+                  t_shift: int = 0, schedule_shift: int = 0, arithmetic: str = "mpmath") -> list[OptimizerStep]:
     """The exact trajectory of an optimizer case (see the module docstring for the step order);
     with ``bits``, every operation is rounded to that many significand bits instead; with
     ``store``, parameters and state are rounded to that dtype after every step (arithmetic exact),
@@ -116,74 +117,105 @@ def run_optimizer(case: Case, dps: int | None = None, round_hypers: Effects | Ma
     name ``round_hypers``): the declared precision effects, as {name: format} or
     :class:`~optconform.reference.effects.Effects`: declared real hyperparameters are rounded, and
     the step variant they select runs instead of the exact step. ``t_shift``, ``schedule_shift``:
-    the off-by-one reruns of diagnosis (module docstring)."""
+    the off-by-one reruns of diagnosis (module docstring). ``arithmetic`` = ``"mpfr"`` runs the
+    steps on MPFR values (reference/mpfr_run.py; the same values, faster: the emulations of
+    spec/tolerance.md, whose records go to tolerance.rounding_spread as they are), and its records
+    hold MPFR values — mpf ones where the run met a value that is not finite and was rerun in
+    mpmath."""
     def rnd(x):
         return round_to(x, store, store_rounding)
 
     fx = Effects.build(effects if effects is not None else round_hypers, case.algorithm)
+    mpfr = arithmetic == "mpfr"
+    if arithmetic not in ("mpmath", "mpfr"):
+        raise ValueError(f"unknown arithmetic {arithmetic!r}: mpmath or mpfr")
     with precision(dps, bits):
-        alg = case.algorithm
-        impl = alg.impl
-        step = step_function(impl, fx)
-        sem = case.semantics
-        group_of = {}
-        for gi, (names, h) in enumerate(case.groups):
-            for n in names:
-                group_of[n] = (gi, fx.round_hypers(h))
-        params = {n: Tensor(t.shape, [+x for x in t.data]) for n, t in case.params.items()}
-        state = {n: impl.init(params[n], group_of[n][1], sem) for n in params}
         factors = [mpf(1)] * case.steps
-        if case.schedule:
+        if case.schedule:  # in mpmath: a schedule is a few scalars per step
             base = case.schedule["hyper"].lr
             factors = [lr / base for lr in schedule_lrs(case.schedule, case.steps, schedule_shift)]
-        records = []
-        for t in range(1, case.steps + 1):
-            if case.objective is not None:
-                grads = objective_gradient(case.objective, params)
-                if store is not None:  # an implementation computes the gradient in its dtype too
-                    grads = {n: tmap(rnd, g) for n, g in grads.items()}
-            else:
-                grads = {n: Tensor(g.shape, [+x for x in g.data]) for n, g in case.grads[t - 1].items()}
-            lrs = []
-            for gi, (names, _) in enumerate(case.groups):
-                h = group_of[names[0]][1] if names else fx.round_hypers(case.groups[gi][1])
-                # η_t is the exact base rate times the multiplier, then held in the framework's
-                # format: fl(η·s_t), not fl(fl(η)·s_t) (the adapters hand a framework each step's
-                # exact η_t; the two differ by an ulp of η_t where η_t is not dyadic)
-                lr_t = fx.round_lr(case.groups[gi][1].lr * factors[t - 1])
-                lrs.append(lr_t)
-                ctx = StepContext(t=t + t_shift, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr,
-                                  effects=fx.bind(case.groups[gi][1]))
-                h_t = Namespace(h)
-                h_t["lr"] = lr_t
-                after = sem.get("weight_decay") == DECAY_AFTER and h_t.get("weight_decay")
-                step_sem = Namespace(sem, weight_decay="none") if after else sem
-                for n in names:
-                    g = grads[n]
-                    if h_t.get("maximize"):
-                        g = tmap(lambda x: -x, g)
-                    params[n] = step(params[n], g, state[n], h_t, step_sem, ctx)
-                    if after:  # decoupled decay of the updated parameters (axes.toml: decoupled_lr_after)
-                        params[n] = tmap(lambda x: x * (1 - lr_t * h_t.weight_decay), params[n])
-                    if store is not None:
-                        params[n] = tmap(rnd, params[n])
-                        for key, value in state[n].items():
-                            state[n][key] = (tmap(rnd, value) if isinstance(value, Tensor)
-                                             else rnd(value) if not isinstance(value, (int, bool, str))
-                                             else value)
-            if case.checkpoint_at == t:
-                state = copy.deepcopy(state)  # a fresh optimizer loads the saved state
-                for n in params:
-                    _cast_at_checkpoint(state[n], fx)
-                fx = fx.after_checkpoint()
-            records.append(OptimizerStep(
-                t=t, lr=lrs,
-                params={n: p.copy() for n, p in params.items()},
-                state={n: {k: (v.copy() if isinstance(v, Tensor) else v) for k, v in s.items()}
-                       for n, s in state.items()},
-                grads=grads if case.objective is not None else None,
-            ))
-        return records
+        if mpfr:
+            def in_mpfr():
+                return _optimizer_steps(_MPFRInputs(case), fx, rnd, store, t_shift, [value_in(f) for f in factors])
+
+            return attempt(in_mpfr, lambda: _optimizer_steps(case, fx, rnd, store, t_shift, factors))
+        return _optimizer_steps(case, fx, rnd, store, t_shift, factors)
+
+
+class _MPFRInputs:
+    """The values a case's run reads (parameters, gradients, hyperparameters, objective) as MPFR
+    values equal to them (mpfr_run), for a run in MPFR arithmetic; the rest of the case as it is."""
+
+    def __init__(self, case: Case):
+        self.algorithm, self.semantics, self.steps = case.algorithm, case.semantics, case.steps
+        self.checkpoint_at = case.checkpoint_at
+        self.groups = [(names, hypers_in(h)) for names, h in case.groups]
+        self.params = {n: tensor_in(t) for n, t in case.params.items()}
+        self.grads = None if case.grads is None else [{n: tensor_in(g) for n, g in step.items()} for step in case.grads]
+        self.objective = None if case.objective is None else hypers_in(case.objective)
+
+
+def _optimizer_steps(case, fx: Effects, rnd, store, t_shift: int, factors: list) -> list[OptimizerStep]:
+    """The steps of :func:`run_optimizer`, in the arithmetic in use (``case``: a Case, or its
+    inputs as MPFR values)."""
+    alg = case.algorithm
+    impl = alg.impl
+    step = step_function(impl, fx)
+    sem = case.semantics
+    group_of = {}
+    for gi, (names, h) in enumerate(case.groups):
+        for n in names:
+            group_of[n] = (gi, fx.round_hypers(h))
+    params = {n: Tensor(t.shape, [+x for x in t.data]) for n, t in case.params.items()}
+    state = {n: impl.init(params[n], group_of[n][1], sem) for n in params}
+    records = []
+    for t in range(1, case.steps + 1):
+        if case.objective is not None:
+            grads = objective_gradient(case.objective, params)
+            if store is not None:  # an implementation computes the gradient in its dtype too
+                grads = {n: tmap(rnd, g) for n, g in grads.items()}
+        else:
+            grads = {n: Tensor(g.shape, [+x for x in g.data]) for n, g in case.grads[t - 1].items()}
+        lrs = []
+        for gi, (names, _) in enumerate(case.groups):
+            h = group_of[names[0]][1] if names else fx.round_hypers(case.groups[gi][1])
+            # η_t is the exact base rate times the multiplier, then held in the framework's
+            # format: fl(η·s_t), not fl(fl(η)·s_t) (the adapters hand a framework each step's
+            # exact η_t; the two differ by an ulp of η_t where η_t is not dyadic)
+            lr_t = fx.round_lr(case.groups[gi][1].lr * factors[t - 1])
+            lrs.append(lr_t)
+            ctx = StepContext(t=t + t_shift, lr=lr_t, lr_factor=factors[t - 1], base_lr=h.lr,
+                              effects=fx.bind(case.groups[gi][1]))
+            h_t = Namespace(h)
+            h_t["lr"] = lr_t
+            after = sem.get("weight_decay") == DECAY_AFTER and h_t.get("weight_decay")
+            step_sem = Namespace(sem, weight_decay="none") if after else sem
+            for n in names:
+                g = grads[n]
+                if h_t.get("maximize"):
+                    g = tmap(lambda x: -x, g)
+                params[n] = step(params[n], g, state[n], h_t, step_sem, ctx)
+                if after:  # decoupled decay of the updated parameters (axes.toml: decoupled_lr_after)
+                    params[n] = tmap(lambda x: x * (1 - lr_t * h_t.weight_decay), params[n])
+                if store is not None:
+                    params[n] = tmap(rnd, params[n])
+                    for key, value in state[n].items():
+                        state[n][key] = (tmap(rnd, value) if isinstance(value, Tensor)
+                                         else rnd(value) if not isinstance(value, (int, bool, str))
+                                         else value)
+        if case.checkpoint_at == t:
+            state = copy.deepcopy(state)  # a fresh optimizer loads the saved state
+            for n in params:
+                _cast_at_checkpoint(state[n], fx)
+            fx = fx.after_checkpoint()
+        records.append(OptimizerStep(
+            t=t, lr=lrs,
+            params={n: p.copy() for n, p in params.items()},
+            state={n: {k: (v.copy() if isinstance(v, Tensor) else v) for k, v in s.items()}
+                   for n, s in state.items()},
+            grads=grads if case.objective is not None else None,
+        ))
+    return records
 
 
 def _schedule_steps(alg, h, sem, steps, metrics, shift: int = 0) -> list[ScheduleStep]:
@@ -213,14 +245,15 @@ def run_schedule(case: Case, dps: int | None = None, round_hypers: Effects | Map
 
 def run(case: Case, dps: int | None = None, round_hypers: Effects | Mapping | None = None, bits: int | None = None,
         store: str | None = None, store_rounding: str = "n", effects: Effects | Mapping | None = None,
-        t_shift: int = 0, schedule_shift: int = 0):
+        t_shift: int = 0, schedule_shift: int = 0, arithmetic: str = "mpmath"):
     """The trajectory of ``case`` (optimizer or schedule); ``effects`` (or ``round_hypers``, its old
     name): the declared precision effects {name: format} or an Effects; ``t_shift``,
-    ``schedule_shift``: diagnosis's off-by-one reruns (module docstring)."""
+    ``schedule_shift``: diagnosis's off-by-one reruns (module docstring); ``arithmetic``: an
+    optimizer's steps in ``"mpfr"`` (run_optimizer; a schedule is computed in mpmath)."""
     effects = effects if effects is not None else round_hypers
     if case.algorithm.kind == "optimizer":
         return run_optimizer(case, dps, bits=bits, store=store, store_rounding=store_rounding, effects=effects,
-                             t_shift=t_shift, schedule_shift=schedule_shift)
+                             t_shift=t_shift, schedule_shift=schedule_shift, arithmetic=arithmetic)
     return run_schedule(case, dps, bits=bits, effects=effects, schedule_shift=schedule_shift)
 
 

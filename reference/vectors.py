@@ -204,7 +204,7 @@ def _spreads(case: Case, view: tuple, effects: Effects, dtypes, base: dict | Non
         # correctly rounded (torch's float32 pow and sqrt): reruns with those results one ulp
         # up and down bracket them (reference/common.py, spec/tolerance.md)
         for nudge in BRACKETS:
-            emul = run(case, effects=effects.nudged(nudge))
+            emul = run(case, effects=effects.nudged(nudge), arithmetic="mpfr")
             nudged.append([flatten(r, kind) for r in emul])
     out = {}
     if base is not None:
@@ -229,7 +229,7 @@ def _spreads(case: Case, view: tuple, effects: Effects, dtypes, base: dict | Non
                     modes += [{"store": dtype, "store_rounding": r} for r in ("c", "f")]
             for mode in modes:
                 try:
-                    emul = run(case, effects=rounding, **mode)
+                    emul = run(case, effects=rounding, arithmetic="mpfr", **mode)
                 except (ZeroDivisionError, ValueError, OverflowError, UserError):
                     continue
                 runs.append([flatten(r, kind) for r in emul])

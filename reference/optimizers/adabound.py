@@ -22,7 +22,6 @@ State: ``exp_avg`` = m_t, ``exp_avg_sq`` = v_t.
 """
 from __future__ import annotations
 
-import mpmath
 
 from ..common import weight_decay
 from ..numeric import div, fmax, fmin, sqrt
@@ -39,7 +38,7 @@ def step(p, g, state, h, sem, ctx):
     m = state["exp_avg"] = tmap(lambda mi, gi: b1 * mi + (1 - b1) * gi, state["exp_avg"], g)
     v = state["exp_avg_sq"] = tmap(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, state["exp_avg_sq"], g)
     if sem.bias_correction == "on":
-        size = h.lr * mpmath.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        size = h.lr * sqrt(1 - b2 ** t) / (1 - b1 ** t)
     elif sem.bias_correction == "off":
         size = h.lr
     else:
@@ -48,7 +47,7 @@ def step(p, g, state, h, sem, ctx):
     lower = final * (1 - 1 / (h.gamma * t + 1))
     upper = final * (1 + div(1, h.gamma * t))
     if sem.adabound_sqrt_t == "on":
-        decay = 1 / mpmath.sqrt(t)
+        decay = 1 / sqrt(t)
     elif sem.adabound_sqrt_t == "off":
         decay = 1
     else:

@@ -46,11 +46,10 @@ State: ``exp_avg_sq_row`` = R_t and ``exp_avg_sq_col`` = C_t (factored tensors),
 """
 from __future__ import annotations
 
-import mpmath
 
 from ..algorithm import Variant
 from ..common import weight_decay
-from ..numeric import INF, div, fmax, mpf, round_to, sqrt
+from ..numeric import div, fmax, num, round_to, sqrt
 from ..tensor import Tensor, col_mean, mean_sq, row_mean, tmap, zeros_like
 
 
@@ -66,7 +65,7 @@ def init(p, h, sem):
 
 def decay(t, h):
     """(β̂_t, 1 − β̂_t)."""
-    b = 1 - mpf(t) ** h.beta2_decay
+    b = 1 - num(t) ** h.beta2_decay
     return b, 1 - b
 
 
@@ -88,7 +87,7 @@ def ema(v, x, b, one_minus_b, sem):
     if sem.nonfinite_form == "ieee":
         return tmap(lambda vi, xi: b * vi + one_minus_b * xi, v, x)
     if sem.nonfinite_form == "torch":
-        if one_minus_b < mpf(1) / 2:
+        if one_minus_b < num(1) / 2:
             return tmap(lambda vi, xi: vi + one_minus_b * (xi - vi), v, x)
         return tmap(lambda vi, xi: xi - (xi - vi) * b, v, x)
     raise ValueError(f"unknown nonfinite_form {sem.nonfinite_form!r}")
@@ -108,7 +107,7 @@ def update(p, g, state, b, one_minus_b, clamp_denominator, clamp_floor, h, sem, 
         raise ValueError(f"unknown adafactor_eps1 {sem.adafactor_eps1!r}")
     decayed, _ = weight_decay(p, g, h, sem, ctx)
     if sem.adafactor_step == "relative":
-        rho = min(h.lr, 1 / mpmath.sqrt(t))
+        rho = min(h.lr, 1 / sqrt(t))
     elif sem.adafactor_step == "param_scaled":
         rho = h.lr
     else:
@@ -135,7 +134,7 @@ def update(p, g, state, b, one_minus_b, clamp_denominator, clamp_floor, h, sem, 
     if clamp:
         v_hat = tmap(lambda vi: fmax(vi, clamp_floor), v_hat)
     u = tmap(lambda gi, vi: div(gi, sqrt(vi)), g, v_hat)
-    scale = maximum(mpf(1), div(rms(u), h.clip_threshold), sem)
+    scale = maximum(num(1), div(rms(u), h.clip_threshold), sem)
     return tmap(lambda xi, ui: xi - alpha * div(ui, scale), decayed, u)
 
 
@@ -146,7 +145,7 @@ def step_rounded_decay(p, g, state, h, sem, ctx):
     """``step`` with β̂_t = fl(1 − fl(t^fl(c))), 1 − β̂_t = fl(1 − β̂_t) (optax: float32)."""
     fmt = ctx.effects.format("power_beta2_decay")
     c = ctx.effects.rounded("power_beta2_decay", h.beta2_decay)
-    b = round_to(1 - round_to(mpf(ctx.t) ** c, fmt), fmt)
+    b = round_to(1 - round_to(num(ctx.t) ** c, fmt), fmt)
     return update(p, g, state, b, round_to(1 - b, fmt), h.eps1, h.eps1 * h.eps1, h, sem, ctx)
 
 

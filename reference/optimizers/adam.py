@@ -43,12 +43,10 @@ from __future__ import annotations
 
 import operator
 
-import mpmath
-
 from ..algorithm import Variant
 from ..common import compiled_adam_scalars, first_moment, second_moment, tensor_step_adam_scalars, weight_decay
 from ..effects import cast
-from ..numeric import div, sqrt
+from ..numeric import div, exact_mul, sqrt
 from ..tensor import tmap, zeros_like
 
 
@@ -122,7 +120,7 @@ def step_torch_compiled_scalars(p, g, state, h, sem, ctx):
     return compiled_scalar_update(p, m, v, h, sem, ctx)
 
 
-_RUNNING_POWERS: dict = {}  # (fl(β), format) -> [P(1), P(2), ...]
+_RUNNING_POWERS: dict = {}  # (number type, fl(β), format) -> [P(1), P(2), ...]
 
 
 def running_power(beta, t: int, fmt: str | None):
@@ -133,9 +131,9 @@ def running_power(beta, t: int, fmt: str | None):
     if fmt is None:
         return beta ** t
     b = cast(beta, fmt)
-    powers = _RUNNING_POWERS.setdefault((b, fmt), [b])
+    powers = _RUNNING_POWERS.setdefault((type(b), b, fmt), [b])
     while len(powers) < t:
-        powers.append(cast(mpmath.fmul(powers[-1], b, exact=True), fmt))
+        powers.append(cast(exact_mul(powers[-1], b), fmt))
     return powers[t - 1]
 
 

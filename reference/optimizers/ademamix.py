@@ -30,11 +30,10 @@ State: ``exp_avg`` = m₁, ``exp_avg_slow`` = m₂, ``exp_avg_sq`` = v.
 """
 from __future__ import annotations
 
-import mpmath
 
 from ..common import first_moment, weight_decay
 from ..errors import UserError
-from ..numeric import div, sqrt
+from ..numeric import div, exp, log, num, sqrt
 from ..tensor import tmap, zeros_like
 
 
@@ -59,9 +58,9 @@ def beta3_at(t: int, h):
     T = h.alpha_beta3_warmup
     if not T:
         return h.beta3
-    a = mpmath.mpf(t) / T
-    l1, l3 = mpmath.log(h.beta1), mpmath.log(h.beta3)
-    return min(mpmath.exp(l1 * l3 / ((1 - a) * l3 + a * l1)), h.beta3)
+    a = num(t) / T
+    l1, l3 = log(h.beta1), log(h.beta3)
+    return min(exp(l1 * l3 / ((1 - a) * l3 + a * l1)), h.beta3)
 
 
 def direction(m1, m2, v, c1, c2, alpha, s, h, sem):

@@ -41,7 +41,7 @@ State: ``exp_avg`` = m_n, ``exp_avg_sq`` = v_n (v₀ = g₁² after the first ca
 from __future__ import annotations
 
 from ..common import weight_decay
-from ..numeric import div, fmax, fmin, mpf, sqrt
+from ..numeric import div, fmax, fmin, num, sqrt
 from ..tensor import tmap, zeros_like
 
 
@@ -64,7 +64,7 @@ def clip_value(k: int, h, sem):
         index = k
     else:
         raise ValueError(f"unknown clip_index {sem.clip_index!r}")
-    return mpf(index) ** h.clip_exp
+    return num(index) ** h.clip_exp
 
 
 def clip(x, c):

@@ -41,12 +41,12 @@ from __future__ import annotations
 
 from ..algorithm import Variant
 from ..effects import cast
-from ..numeric import fmax, mpf
+from ..numeric import fmax, num
 from ..tensor import tmap, zeros_like
 
 
 def init(p, h, sem):
-    return {"ax": zeros_like(p), "eta": +h.lr, "mu": mpf(1)}
+    return {"ax": zeros_like(p), "eta": +h.lr, "mu": num(1)}
 
 
 def decayed(p, g, eta, h, sem, factor=None):

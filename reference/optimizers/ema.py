@@ -58,7 +58,7 @@ from __future__ import annotations
 from ..algorithm import Variant
 from ..common import first_moment_value
 from ..effects import cast
-from ..numeric import fmin, mpf, mul
+from ..numeric import fmin, mul, num
 from ..tensor import tmap, zeros_like
 
 # the count n that num_updates holds when the average of step t is taken
@@ -81,7 +81,7 @@ def warmup_count(t: int, sem):
 def decay_at(t: int, h, sem):
     """d_t: d, or min(d, (1 + n)/(10 + n)) (axis ``decay_warmup``)."""
     n = warmup_count(t, sem)
-    return h.decay if n is None else fmin(h.decay, mpf(1 + n) / (10 + n))
+    return h.decay if n is None else fmin(h.decay, num(1 + n) / (10 + n))
 
 
 def ema_value(a, x, d, sem):

@@ -37,10 +37,9 @@ State: ``accumulator`` = n_t, ``linear`` = z_t.
 """
 from __future__ import annotations
 
-import mpmath
 
 from ..common import weight_decay
-from ..numeric import NAN, ONE, ZERO, div, fmax, fmin, mul, sign, sqrt
+from ..numeric import div, fmax, fmin, isnan, mul, num, sign, sqrt
 from ..tensor import Tensor, full_like, zeros_like
 
 
@@ -52,9 +51,9 @@ def root(n, p):
     """n^{−p} with IEEE pow's special values: x⁰ = 1 for every x (NaN included), √ for p = −½ (what
     TensorFlow's kernels compute then), 0^e = 0 and ∞^e = ∞ for e > 0, NaN for NaN."""
     if p == 0:
-        return ONE
-    if mpmath.isnan(n):
-        return NAN
+        return num(1)
+    if isnan(n):
+        return num("nan")
     if p == -0.5:
         return sqrt(n)
     return n ** (-p)
@@ -75,13 +74,13 @@ def weight(z, q, l1, sem):
     if form == "clip":
         return div(fmin(fmax(z, -l1), l1) - z, q)
     if form == "zero_within":
-        if not mpmath.isnan(z) and abs(z) <= l1:
-            return ZERO
+        if not isnan(z) and abs(z) <= l1:
+            return num(0)
         return div(sign(z) * l1 - z, q)
     if form == "closed_form_beyond":
         if abs(z) > l1:  # False for NaN
             return div(sign(z) * l1 - z, q)
-        return ZERO
+        return num(0)
     raise ValueError(f"unknown l1_threshold {form!r}")
 
 

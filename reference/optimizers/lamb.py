@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import operator
 
-import mpmath
 
 from ..common import first_moment, second_moment
-from ..numeric import div, mul
+from ..numeric import div, isnan, mul
 from ..tensor import norm, tmap, zeros_like
 from ..algorithm import Variant
 from .adam import bias_corrections, direction
@@ -47,7 +46,7 @@ def trust_ratio(p, u, sem):
     if sem.trust_ratio_guard == "eq_zero":
         return 1 if (p_norm == 0 or u_norm == 0) else div(p_norm, u_norm)
     if sem.trust_ratio_guard == "positive":
-        ok = not (mpmath.isnan(p_norm) or mpmath.isnan(u_norm)) and p_norm > 0 and u_norm > 0
+        ok = not (isnan(p_norm) or isnan(u_norm)) and p_norm > 0 and u_norm > 0
         return div(p_norm, u_norm) if ok else 1
     raise ValueError(f"unknown trust_ratio_guard {sem.trust_ratio_guard!r}")
 

@@ -71,7 +71,6 @@ import dataclasses
 import operator
 
 import mpmath
-from mpmath import libmp
 from mpmath.libmp import mpf_add, mpf_mul
 
 try:  # MPFR through gmpy2 (optional, as for mpmath itself): the Newton–Schulz iteration's speed
@@ -84,7 +83,7 @@ from ..common import first_moment_value, weight_decay
 from ..effects import cast
 from ..errors import UserError
 from ..model import Namespace
-from ..numeric import div, fmax, mpf, sqrt
+from ..numeric import div, fmax, from_mpfr, isfinite, mpf, mpfr_active, num, sqrt, to_mpfr
 from ..tensor import Tensor, norm, tmap, zeros_like
 from . import adam, nadam
 
@@ -108,7 +107,7 @@ def gradient_weight(h, sem):
     if sem.momentum_form == "average":
         return 1 - h.momentum
     if sem.momentum_form == "sum":
-        return mpf(1)
+        return num(1)
     raise ValueError(f"unknown momentum_form {sem.momentum_form!r}")
 
 
@@ -185,39 +184,18 @@ def _context(prec: int):
                          emax=gmpy2.get_emax_max(), emin=gmpy2.get_emin_min())
 
 
-def _to_gmpy(v, prec: int):
-    """An mpf (or number) as an exact gmpy2 mpfr, inside a context of ``prec`` bits: at the
-    context's precision when its significand fits, else at its own."""
-    v = v._mpf_ if isinstance(v, mpmath.mpf) else mpf(v)._mpf_
-    sign, man, exp, bc = v
-    if not man:
-        if v == libmp.fzero:
-            return gmpy2.mpfr(0)
-        return gmpy2.mpfr("nan") if v == libmp.fnan else gmpy2.mpfr("-inf" if v == libmp.fninf else "inf")
-    if bc > prec:
-        with _context(bc):
-            return gmpy2.mul_2exp(gmpy2.mpfr(-man if sign else man), exp)
-    return gmpy2.mul_2exp(gmpy2.mpfr(-man if sign else man), exp)
-
-
-def _from_gmpy(v):
-    if gmpy2.is_nan(v):
-        return mpmath.mpf("nan")
-    if gmpy2.is_infinite(v):
-        return mpmath.mpf("inf" if v > 0 else "-inf")
-    man, exp = v.as_mantissa_exp()
-    return mpmath.mp.make_mpf(libmp.from_man_exp(int(man), int(exp)))
-
-
 def iterate_gmpy(x: list, a, b, c, steps: int) -> list:
     """:func:`iterate_mpf` in gmpy2's MPFR arithmetic at the same precision, rounded to nearest
     with ties to even as mpmath rounds: the same values (every operation is correctly rounded in
     both; exponents do not reach MPFR's range), several times faster — the iteration is most of
-    the cost of generating Muon's vectors."""
+    the cost of generating Muon's vectors. In an MPFR emulation (numeric.mpfr_arithmetic) the
+    values are MPFR's already and stay so."""
     prec = mpmath.mp.prec
+    native = mpfr_active()
     with _context(prec):
-        x = [[_to_gmpy(v, prec) for v in row] for row in x]
-        a, b, c = _to_gmpy(a, prec), _to_gmpy(b, prec), _to_gmpy(c, prec)
+        if not native:
+            x = [[to_mpfr(v) for v in row] for row in x]
+            a, b, c = to_mpfr(a), to_mpfr(b), to_mpfr(c)
         for _ in range(steps):
             am = [[_dot(ri, rj) for rj in x] for ri in x]  # X Xᵀ: row by row
             aa = [[_dot(ri, cj) for cj in zip(*am)] for ri in am]
@@ -225,7 +203,7 @@ def iterate_gmpy(x: list, a, b, c, steps: int) -> list:
             cols = list(zip(*x))
             bx = [[_dot(ri, cj) for cj in cols] for ri in bm]
             x = [[a * x[i][j] + bx[i][j] for j in range(len(x[0]))] for i in range(len(x))]
-        return [[_from_gmpy(v) for v in row] for row in x]
+        return x if native else [[from_mpfr(v) for v in row] for row in x]
 
 
 def _dot(r, col):
@@ -268,7 +246,7 @@ def newton_schulz(u: Tensor, h, sem, ctx, denominator=None) -> Tensor:
 
 def scale(shape, h, sem, root=lambda x: x):
     """s of θ ← θ − η s O (axis ``adjust_lr``); ``root`` rounds √max(r, c) where a variant says."""
-    r, c = (mpf(n) for n in shape)
+    r, c = (num(n) for n in shape)
     if sem.adjust_lr == "rows_over_cols":
         return sqrt(fmax(1, r / c))
     if sem.adjust_lr == "cols_over_rows":
@@ -356,7 +334,7 @@ def step(p, g, state, h, sem, ctx):
 
 def _fsum(terms, fl):
     """Σ terms accumulated left to right, every partial sum rounded by ``fl``."""
-    s = mpf(0)
+    s = num(0)
     for x in terms:
         s = fl(s + x)
     return s
@@ -368,7 +346,7 @@ def _fsum_ilp4(terms, fl):
     partial l mod 4 while four remain, the rest to partial 0), then the partials added in order,
     every addition rounded by ``fl``. Equal to :func:`_fsum` for up to four terms."""
     terms = list(terms)
-    parts = [mpf(0)] * 4
+    parts = [num(0)] * 4
     i = 0
     while i + 4 <= len(terms):
         for k in range(4):
@@ -448,7 +426,7 @@ def keras_denominator(u: Tensor, h, sem, ctx):
     fx = ctx.effects
     fmt = fx.format("prenorm_norm")
     n = cast(norm(tmap(lambda v: cast(v, fmt), u)), fmt)
-    if fx.nudge[0] and mpmath.isfinite(n):
+    if fx.nudge[0] and isfinite(n):
         n = n + fx.nudge[0] * 2 * ulp(n, fmt)
     if sem.prenorm == "add":
         return cast(n + cast(h.eps, fmt), fmt)

@@ -48,14 +48,14 @@ import operator
 
 from ..algorithm import Variant
 from ..common import first_moment, second_moment, tensor_scalar_quotient, weight_decay
-from ..numeric import div, mpf, round_to, sqrt
+from ..numeric import div, mpf, num, operand, round_to, sqrt
 from ..tensor import tmap, zeros_like
 
 DECAY_BASE = mpf("0.96")
 
 
 def init(p, h, sem):
-    return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p), "mu_product": mpf(1)}
+    return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p), "mu_product": num(1)}
 
 
 def momentum(t, beta1, base, h, sem):
@@ -86,7 +86,7 @@ def update(p, g, m, v, cg, cm, c2, eps, over=operator.truediv):
 def step(p, g, state, h, sem, ctx):
     b1, b2, eps, t = h.beta1, h.beta2, h.eps, ctx.t
     p, g = weight_decay(p, g, h, sem, ctx)
-    mu, mu_next = momentum(t, b1, DECAY_BASE, h, sem), momentum(t + 1, b1, DECAY_BASE, h, sem)
+    mu, mu_next = momentum(t, b1, operand(DECAY_BASE), h, sem), momentum(t + 1, b1, operand(DECAY_BASE), h, sem)
     prod = state["mu_product"] = state["mu_product"] * mu
     prod_next = prod * mu_next
     m, v = moments(g, state, b1, b2, sem)
@@ -107,7 +107,7 @@ def step_torch_mu_product(p, g, state, h, sem, ctx):
     b1, b2, eps, t = h.beta1, h.beta2, h.eps, ctx.t
     held = ctx.effects.format("mu_product")
     p, g = weight_decay(p, g, h, sem, ctx)
-    mu, mu_next = momentum(t, b1, DECAY_BASE, h, sem), momentum(t + 1, b1, DECAY_BASE, h, sem)
+    mu, mu_next = momentum(t, b1, operand(DECAY_BASE), h, sem), momentum(t + 1, b1, operand(DECAY_BASE), h, sem)
     prod = state["mu_product"] = _fl(state["mu_product"] * _fl(mu, held), held)
     prod_next = prod * mu_next
     m, v = moments(g, state, b1, b2, sem)
@@ -122,7 +122,7 @@ def step_torch_tensor_scalars(p, g, state, h, sem, ctx):
     held = ctx.effects.format("mu_product")
     fmt = held or ctx.effects.format("scalars")
     p, g = weight_decay(p, g, h, sem, ctx)
-    mu, mu_next = momentum(t, b1, DECAY_BASE, h, sem), momentum(t + 1, b1, DECAY_BASE, h, sem)
+    mu, mu_next = momentum(t, b1, operand(DECAY_BASE), h, sem), momentum(t + 1, b1, operand(DECAY_BASE), h, sem)
     prod = state["mu_product"] = _fl(state["mu_product"] * _fl(mu, held), held)
     prod_next = round_to(prod * round_to(mu_next, fmt), fmt)
     m, v = moments(g, state, b1, b2, sem)
@@ -143,7 +143,7 @@ def step_float32_casts(p, g, state, h, sem, ctx):
     fx = ctx.effects
     b1, b2, eps, t = h.beta1, h.beta2, h.eps, ctx.t
     p, g = weight_decay(p, g, h, sem, ctx)
-    base = _fl(DECAY_BASE, fx.format("decay_base"))
+    base = _fl(operand(DECAY_BASE), fx.format("decay_base"))
     mix = fx.format("mix_momentum")
     mix_b1, mix_base = _fl(b1, mix), _fl(base, mix)
     prod = state["mu_product"] = state["mu_product"] * momentum(t, b1, base, h, sem)

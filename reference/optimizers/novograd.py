@@ -36,23 +36,22 @@ dtype. torch's float32 square root of a 0-d tensor is faithful, not correctly ro
 """
 from __future__ import annotations
 
-import mpmath
 
 from ..algorithm import Variant
 from ..common import TORCH_FLOAT32_ULPS, fl_within, root_scaled, weight_decay
 from ..effects import cast
 from ..model import Namespace
-from ..numeric import div, mpf, sqrt
+from ..numeric import div, fsum, num, sqrt
 from ..tensor import tmap, zeros_like
 
 
 def init(p, h, sem):
-    return {"exp_avg": zeros_like(p), "exp_avg_sq": mpf(0)}
+    return {"exp_avg": zeros_like(p), "exp_avg_sq": num(0)}
 
 
 def squared_norm(g):
     """n = Σ g² over the tensor (NaN if an element is NaN, +∞ if one is infinite)."""
-    return mpmath.fsum(x * x for x in g.data)
+    return fsum(x * x for x in g.data)
 
 
 def second_moment(v, n, t, h, sem, beta2=None, store=lambda x: x):

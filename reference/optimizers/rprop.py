@@ -49,7 +49,7 @@ import mpmath
 from ..algorithm import Variant
 from ..effects import cast
 from ..errors import UserError
-from ..numeric import NAN, fmax, fmin, mpf
+from ..numeric import fmax, fmin, isnan, num
 from ..numeric import sign as ieee_sign
 from ..tensor import Tensor, full_like, zeros_like
 
@@ -73,8 +73,8 @@ def validate(h, where):
 
 def sign(x, sem):
     """sign(x) ∈ {−1, 0, 1}; sign(NaN) is NaN, or 0 (torch.sign) where ``nan_gradient`` = ignore."""
-    if mpmath.isnan(x) and sem.nan_gradient == "ignore":
-        return mpf(0)
+    if isnan(x) and sem.nan_gradient == "ignore":
+        return num(0)
     return ieee_sign(x)
 
 
@@ -108,7 +108,7 @@ def step_size(s, q, h, sem):
         return kept(s, h, sem)
     form = sem.nan_gradient  # q is NaN
     if form == "propagate":
-        return NAN
+        return num("nan")
     if form == "ignore":
         return kept(s, h, sem)
     if form == "shrink":
@@ -129,9 +129,9 @@ def element(g, q, s, u_prev, h, sem):
     changed = q < 0
     form = sem.sign_change
     if changed and form == "backtrack":
-        stored, u = mpf(0), -u_prev
+        stored, u = num(0), -u_prev
     elif changed and form == "skip":
-        stored, u = mpf(0), mpf(0)
+        stored, u = num(0), num(0)
     elif form in ("backtrack", "skip", "step"):
         stored, u = g, s * sign(g, sem)
     else:
@@ -139,7 +139,7 @@ def element(g, q, s, u_prev, h, sem):
     if sem.update_delay == "none":
         applied = u
     elif sem.update_delay == "one_step":
-        applied = mpf(0) if changed else u_prev
+        applied = num(0) if changed else u_prev
     else:
         raise ValueError(f"unknown update_delay {sem.update_delay!r}")
     return s, stored, u, applied

@@ -56,19 +56,19 @@ rounded to the effect's format (:func:`held_reciprocal`).
 from __future__ import annotations
 
 from ..algorithm import Variant
-from ..numeric import div, fmax, mpf
+from ..numeric import div, fmax, num
 from ..tensor import tmap
 
 
 def initial_state(p) -> dict:
     """z₀ = x₀ = y₀ = the initial parameters; S₀ = 0 and M₀ = 0."""
-    return {"z": p.copy(), "x": p.copy(), "weight_sum": mpf(0), "lr_max": mpf(0)}
+    return {"z": p.copy(), "x": p.copy(), "weight_sum": num(0), "lr_max": num(0)}
 
 
 def warmup_factor(k, h):
     """s(k) = min(1, k/W), 1 without warmup (W = 0)."""
     w = h.warmup_steps
-    return mpf(1) if w == 0 else min(mpf(1), mpf(k) / w)
+    return num(1) if w == 0 else min(num(1), num(k) / w)
 
 
 def step_rates(h, sem, ctx) -> tuple:
@@ -91,11 +91,11 @@ def averaging_coefficient(state, h, sem, t, warmed, correction=1):
     if not uniform and sem.averaging_weight != "lr_max":
         raise ValueError(f"unknown averaging_weight {sem.averaging_weight!r}")
     m = state["lr_max"] = fmax(state["lr_max"], warmed if uniform else warmed * correction)
-    w = mpf(t) ** h.r * m ** h.weight_lr_power
+    w = num(t) ** h.r * m ** h.weight_lr_power
     s = state["weight_sum"] = state["weight_sum"] + w
     if uniform:
-        return mpf(1) / t
-    return div(w, s) if s != 0 else mpf(0)
+        return num(1) / t
+    return div(w, s) if s != 0 else num(0)
 
 
 def recover(y, z, beta, reciprocal=None):

@@ -27,15 +27,15 @@ State: ``average`` = a, ``n_averaged`` = n (a scalar, the same for every tensor)
 from __future__ import annotations
 
 from ..common import first_moment_value
-from ..numeric import mpf
+from ..numeric import num
 from ..tensor import tmap
 
 
 def init(p, h, sem):
     if sem.swa_start == "initial":
-        return {"average": p.copy(), "n_averaged": mpf(1)}
+        return {"average": p.copy(), "n_averaged": num(1)}
     if sem.swa_start == "copy":
-        return {"average": p.copy(), "n_averaged": mpf(0)}
+        return {"average": p.copy(), "n_averaged": num(0)}
     raise ValueError(f"unknown swa_start {sem.swa_start!r}")
 
 
@@ -46,7 +46,7 @@ def mean(a, x, n, form: str):
     if form == "increment":
         return a + (x - a) / (n + 1)
     if form == "lerp":
-        return first_moment_value(a, x, 1 - mpf(1) / (n + 1), "lerp")
+        return first_moment_value(a, x, 1 - num(1) / (n + 1), "lerp")
     raise ValueError(f"unknown swa_form {form!r}")
 
 

@@ -1,7 +1,8 @@
 """Running the reference's steps on MPFR values (numeric.mpfr_arithmetic), for the emulations of
 spec/tolerance.md (trajectory.run_optimizer, onestep): inputs converted to the MPFR values equal
-to them, results converted back to mpf, and the same computation rerun in mpmath where a value
-that is not finite appears.
+to them, and the same computation rerun in mpmath where a value that is not finite appears. The
+results stay MPFR values: the rounding spread and the one-step error measure them in MPFR
+(numeric.refuse_mpf catches an mpf among them).
 
 The algorithms are the same code in both arithmetics, and +, −, ×, ÷, √ and exact sums are
 correctly rounded in both, so a run gives the same values either way (``optconform generate
@@ -15,13 +16,13 @@ from typing import Callable
 
 import gmpy2
 
-from .numeric import MPFR, LeavesFiniteArithmetic, from_mpfr, mpfr_arithmetic, to_mpfr
+from .numeric import MPFR, LeavesFiniteArithmetic, mpfr_arithmetic, to_mpfr
 from .tensor import Tensor
 
 
 def attempt(in_mpfr: Callable, in_mpmath: Callable):
-    """``in_mpfr()`` inside numeric.mpfr_arithmetic (its inputs converted with the functions below,
-    its results returned as mpf); where it meets a value that is not finite, ``in_mpmath()``."""
+    """``in_mpfr()`` inside numeric.mpfr_arithmetic (its inputs converted with the functions below);
+    where it meets a value that is not finite, ``in_mpmath()``."""
     try:
         with mpfr_arithmetic():
             return in_mpfr()
@@ -39,10 +40,6 @@ def value_in(x):
 
 def tensor_in(t: Tensor) -> Tensor:
     return Tensor(t.shape, [value_in(x) for x in t.data])
-
-
-def tensor_out(t: Tensor) -> Tensor:
-    return Tensor(t.shape, [from_mpfr(x) for x in t.data])
 
 
 def hypers_in(h):
@@ -77,7 +74,3 @@ def state_map(state: dict, number: Callable, tensor: Callable) -> dict:
 
 def state_in(state: dict) -> dict:
     return state_map(state, value_in, tensor_in)
-
-
-def state_out(state: dict) -> dict:
-    return state_map(state, from_mpfr, tensor_out)

@@ -165,6 +165,23 @@ _WIDE = gmpy2.context(precision=4096)  # reads an mpf's significand exactly (any
 _mpfr_on = False  # inside mpfr_arithmetic: the helpers answer in MPFR
 
 
+class MixedArithmetic(TypeError):
+    """An mpf among the values of an MPFR emulation: some constant or function of the algorithm did
+    not go through this module (num, fsum, sqrt, ...), and mpmath read an MPFR value through a float
+    (53 bits) without a word."""
+
+    def __init__(self):
+        super().__init__("an mpmath value inside an MPFR emulation: some constant or function of the "
+                         "algorithm did not go through reference/numeric.py (num, fsum, sqrt, ...)")
+
+
+def refuse_mpf(values) -> None:
+    """MixedArithmetic where one of ``values`` (the results of an MPFR emulation) is an mpf."""
+    for x in values:
+        if type(x) is _MPF:
+            raise MixedArithmetic()
+
+
 class LeavesFiniteArithmetic(Exception):
     """An MPFR emulation met a value that is not finite (a NaN or infinite input, an IEEE division
     by zero, an overflow to a format's infinity, an invalid operation): the run is repeated in
@@ -177,9 +194,9 @@ def mpfr_arithmetic() -> Iterator[None]:
     """Run a block's arithmetic on MPFR values at mpmath's working precision and rounding (as set
     by :func:`precision` and :func:`directed` around it), the exponent unbounded as in mpmath.
 
-    The block converts its inputs with :func:`to_mpfr` and its results back with
-    :func:`from_mpfr`; mpf and MPFR values must not meet inside it (mpmath would read an MPFR value
-    through a float), which :func:`from_mpfr` checks. As mpmath's, an exact division of a finite
+    The block converts its inputs with :func:`to_mpfr` (reference/mpfr_run.py); mpf and MPFR values
+    must not meet inside it (mpmath would read an MPFR value through a float): whoever reads its
+    results checks them (:func:`refuse_mpf`, :func:`from_mpfr`). As mpmath's, an exact division of a finite
     non-zero value by zero raises ZeroDivisionError. The block computes with finite values only:
     an invalid operation (0/0, ∞ − ∞, √−1, a comparison with NaN) raises gmpy2's
     InvalidOperationError, and the helpers raise :class:`LeavesFiniteArithmetic` where they would
@@ -231,7 +248,7 @@ _MPFR_SPECIAL = {libmp.fzero: gmpy2.mpfr(0), libmp.fnan: gmpy2.mpfr("nan"), libm
 def from_mpfr(x):
     """An MPFR value as the mpf equal to it (exactly; −0 is 0, mpmath having no signed zero);
     integers, booleans, strings and None as they are. An mpf here is a value of the emulation that
-    met mpmath's arithmetic (read through a float): TypeError."""
+    met mpmath's arithmetic (read through a float): MixedArithmetic."""
     t = type(x)
     if t is MPFR:
         if gmpy2.is_regular(x):
@@ -241,8 +258,7 @@ def from_mpfr(x):
             return ZERO
         return NAN if gmpy2.is_nan(x) else (INF if x > 0 else -INF)
     if t is _MPF:
-        raise TypeError("an mpmath value inside an MPFR emulation: some constant or function of the "
-                        "algorithm did not go through reference/numeric.py (num, fsum, sqrt, ...)")
+        raise MixedArithmetic()
     return x
 
 
@@ -423,7 +439,7 @@ def cast_mpfr(x, dtype: str):
     """An MPFR value (or integer) rounded to nearest in ``dtype``, read exactly whatever the working
     precision (effects.cast in an MPFR emulation)."""
     if type(x) is _MPF:
-        raise TypeError("cast_mpfr: an mpmath value inside an MPFR emulation")
+        raise MixedArithmetic()
     return _finite(_IEEE_CONTEXTS[dtype, "n"].plus(x))
 
 

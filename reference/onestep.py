@@ -35,8 +35,8 @@ from .effects import BRACKETS, Effects
 from .model import Namespace
 from .mpfr_run import attempt, hypers_in, state_map, tensor_in, value_in
 from .mpfr_run import state_in as mpfr_state_in
-from .numeric import (FORMATS, GMPY_ROUNDING, MPFR, LeavesFiniteArithmetic, directed, num, precision, round_to,
-                      to_decimal, to_mpf, to_mpfr)
+from .numeric import (FORMATS, GMPY_ROUNDING, MPFR, LeavesFiniteArithmetic, directed, num, precision, refuse_mpf,
+                      round_to, to_decimal, to_mpf, to_mpfr)
 from .replay import case_from_vector, real_hypers
 from .tensor import Tensor, tmap
 from .tolerance import lead_exponent, ulp, ulp_exponent
@@ -188,8 +188,9 @@ class _InjectedMPFR:
 
 
 def _holds_mpfr(out) -> bool:
-    """Whether a step's results (params, state, lrs) are MPFR values (an emulation that stayed in MPFR)."""
-    return any(type(x) is MPFR for p in out[0].values() for x in p.data[:1])
+    """Whether a step's results (params, state, lrs) hold MPFR values (an emulation that stayed in
+    MPFR; :meth:`_ExactForErrors.largest` then refuses any mpf among them)."""
+    return any(type(x) is MPFR for p in out[0].values() for x in p.data)
 
 
 class _ExactForErrors:
@@ -220,6 +221,7 @@ class _ExactForErrors:
         ys = []
         for n, k in self.keys:
             ys += emul_out[0][n].data if k is None else emul_out[1][n][k].data
+        refuse_mpf(ys)
         prec, rounding = mpmath.mp._prec_rounding
         worst = 0.0
         with gmpy2.context(precision=prec, round=GMPY_ROUNDING[rounding], emax=gmpy2.get_emax_max(),

@@ -13,7 +13,7 @@ import math
 import gmpy2
 import mpmath
 
-from .numeric import FORMATS, GMPY_ROUNDING, MPFR, mpf, mpfr_active, to_mpfr
+from .numeric import FORMATS, GMPY_ROUNDING, MPFR, mpf, mpfr_active, refuse_mpf, to_mpfr
 
 _ZERO = mpmath.libmp.fzero
 FLOAT64_ULPS_PER_STEP = 8  # the floor of the float64 bound, per step
@@ -188,7 +188,9 @@ def rounding_spread(exact: list, emulations: list, step_scales: list, dtype: str
 def _largest_mpfr_error(xs: list, units: list, ys: list, prec: int, rounding: str) -> float:
     """max |float(y − x)| / u over the elements of one emulated step held in MPFR (an MPFR run meets
     no value that is not finite), y − x and the float rounded as mpmath's at ``prec``, ``rounding``;
-    an exact value that is not finite (None in ``xs``) is skipped."""
+    an exact value that is not finite (None in ``xs``) is skipped; an mpf among ``ys`` is an
+    emulation that met mpmath's arithmetic (numeric.MixedArithmetic)."""
+    refuse_mpf(ys)
     worst = 0.0
     with gmpy2.context(precision=prec, round=GMPY_ROUNDING[rounding], emax=gmpy2.get_emax_max(),
                        emin=gmpy2.get_emin_min()):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from optconform.reference import numeric as N
 from optconform.reference.model import get
-from optconform.reference.mpfr_run import attempt, state_in, state_out, value_in
+from optconform.reference.mpfr_run import attempt, state_in, state_map, value_in
 from optconform.reference.scenarios import cases
 from optconform.reference.tensor import Tensor
 from optconform.reference.tolerance import flatten, lead_exponent, ulp
@@ -90,11 +90,18 @@ def test_constants_follow_the_arithmetic_in_use():
 
 def test_an_mpmath_value_inside_an_mpfr_run_is_caught():
     """mpmath reads a foreign number through float(): an mpf that meets MPFR values would carry 53
-    bits silently. Every result of an MPFR run is converted by from_mpfr, which refuses an mpf."""
+    bits silently. What reads an MPFR run's results refuses an mpf among them: the conversion, the
+    rounding spread and the one-step error."""
+    from optconform.reference.tolerance import rounding_spread
+
     with N.mpfr_arithmetic():
         leaked = mpmath.mpf(1) + gmpy2.mpfr(1)
-        with pytest.raises(TypeError, match="mpmath value inside an MPFR emulation"):
+        with pytest.raises(N.MixedArithmetic):
             N.from_mpfr(leaked)
+        row = [gmpy2.mpfr(1), leaked]
+    exact = [[N.mpf(1), N.mpf(2)]]
+    with pytest.raises(N.MixedArithmetic):
+        rounding_spread(exact, [[row]], exact, "float32")
 
 
 def test_values_that_are_not_finite_leave_mpfr():
@@ -121,7 +128,7 @@ def test_state_conversion_keeps_shared_tensors_shared():
         converted = state_in(state)
         assert converted["w"]["a"] is converted["w"]["b"]
         assert converted["w"]["n"] == 3 and converted["w"]["flag"] is True
-        back = state_out(converted)
+        back = state_map(converted, N.from_mpfr, lambda v: Tensor(v.shape, [N.from_mpfr(x) for x in v.data]))
     assert back["w"]["a"].data == t.data and back["w"]["mu"] == mpmath.mpf("0.25")
 
 

@@ -42,6 +42,7 @@ class Case:
     profile: str
     impl: Implementation
     mode: str = "trajectory"
+    diagnose: bool = True  # False: a failure is not diagnosed (the pytest suite, for a declared finding)
 
     @property
     def id(self) -> str:
@@ -160,7 +161,7 @@ def diagnosed(expected: dict, text: str, run, case: Case, effects: dict, failed:
               source: dict | None = None) -> dict | None:
     """The diagnosis of a failing case (adapters/diagnosis.py), or None with
     ``OPTCONFORM_DIAGNOSIS=off``; a diagnosis that raises says so, and never changes the verdict."""
-    if os.environ.get(DIAGNOSIS_ENV, "").strip().lower() in ("0", "off", "no"):
+    if not case.diagnose or os.environ.get(DIAGNOSIS_ENV, "").strip().lower() in ("0", "off", "no"):
         return None
     from .diagnosis import diagnose
 

@@ -120,7 +120,7 @@ class ConformanceCase:
         (``--optconform-timeout``), or, for a case whose adapter needs a worker environment this
         process lacks (Keras on another backend than the one it may already have imported), a
         pool of workers started with it. A case with a declared finding is not diagnosed: its
-        expected failure is decided by the verdict and the finding alone (``check``)."""
+        expected failure is decided by the verdict and the finding alone (:meth:`check`)."""
         import dataclasses
         import os
 
